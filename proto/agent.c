@@ -1,0 +1,286 @@
+/* Finding, starting and calling certpickd over its Unix socket. */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "varlink.h"
+
+#ifndef CERTPICKD_PATH
+#define CERTPICKD_PATH "/usr/local/bin/certpickd"
+#endif
+
+extern char **environ;
+
+int
+cp_agent_socket_path(char *buffer, size_t size, char *err, size_t err_size)
+{
+	const char *path = getenv("CERTPICK_SOCKET");
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (path && *path)
+		n = snprintf(buffer, size, "%s", path);
+	else if (runtime && *runtime)
+		n = snprintf(buffer, size, "%s/certpick/socket", runtime);
+	else {
+		snprintf(err, err_size,
+			 "cannot find certpickd's socket: neither "
+			 "CERTPICK_SOCKET nor XDG_RUNTIME_DIR is set");
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= size ||
+	    (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(err, err_size,
+			 "socket path '%.100s...' is too long for a Unix "
+			 "socket; set CERTPICK_SOCKET to a shorter path",
+			 buffer);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+connect_path(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Starts certpickd in the background on the given socket and waits until
+ * the socket accepts connections. Returns a connected socket, or -1. */
+static int
+start_agent(const char *path, char *err, size_t err_size)
+{
+	const char *program = getenv("CERTPICKD");
+	char *argv[] = {NULL, "--socket", (char *)path, NULL};
+	posix_spawn_file_actions_t actions;
+	long deadline;
+	pid_t pid;
+	int r, fd;
+
+	if (!program || !*program)
+		program = CERTPICKD_PATH;
+	argv[0] = (char *)program;
+
+	/* certpickd detaches itself (it forks unless --foreground), so the
+	 * child reaped below exits as soon as the daemon runs. */
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+					 O_RDONLY, 0);
+	r = posix_spawn(&pid, program, &actions, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&actions);
+	if (r != 0) {
+		snprintf(err, err_size,
+			 "cannot start certpickd '%.200s': %s; set CERTPICKD "
+			 "to its path",
+			 program, strerror(r));
+		return -1;
+	}
+
+	deadline = monotonic_ms() + CP_AGENT_START_TIMEOUT_MS;
+	do {
+		fd = connect_path(path);
+		if (fd >= 0) {
+			waitpid(pid, NULL, WNOHANG);
+			return fd;
+		}
+		if (waitpid(pid, &r, WNOHANG) == pid && r != 0) {
+			snprintf(err, err_size,
+				 "certpickd '%.200s' exited with status %d "
+				 "before it listened on '%.200s'",
+				 program, WIFEXITED(r) ? WEXITSTATUS(r) : -1,
+				 path);
+			return -1;
+		}
+		poll(NULL, 0, 20);
+	} while (monotonic_ms() < deadline);
+
+	snprintf(err, err_size,
+		 "certpickd did not listen on '%.200s' within %d ms", path,
+		 CP_AGENT_START_TIMEOUT_MS);
+	return -1;
+}
+
+int
+cp_agent_connect(bool autostart, char *err, size_t err_size)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;
+
+	if (cp_agent_socket_path(path, sizeof(path), err, err_size) < 0)
+		return -1;
+	fd = connect_path(path);
+	if (fd >= 0)
+		return fd;
+	if (autostart && (errno == ENOENT || errno == ECONNREFUSED))
+		return start_agent(path, err, err_size);
+
+	snprintf(err, err_size,
+		 "cannot connect to certpickd at '%.200s': %s; is certpickd "
+		 "running?",
+		 path, strerror(errno));
+	return -1;
+}
+
+int
+cp_send_all(int fd, const void *data, size_t len, int timeout_ms)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -1;
+			if (poll(&pfd, 1, timeout_ms) == 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			continue;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads until one whole message is decoded. Returns 0 with *out set, or -1
+ * with a message in err. */
+static int
+read_message(int fd, struct vl_reader *reader, int timeout_ms, json_t **out,
+	     char *err, size_t err_size)
+{
+	long deadline = timeout_ms < 0 ? 0 : monotonic_ms() + timeout_ms;
+	char chunk[16384];
+
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int r = vl_reader_next(reader, out);
+		int wait_ms = -1;
+		ssize_t n;
+
+		if (r == 1)
+			return 0;
+		if (r < 0) {
+			snprintf(err, err_size, "invalid reply from certpickd: %s",
+				 vl_status_string(r));
+			return -1;
+		}
+		if (timeout_ms >= 0) {
+			wait_ms = (int)(deadline - monotonic_ms());
+			if (wait_ms < 0)
+				wait_ms = 0;
+		}
+		r = poll(&pfd, 1, wait_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			snprintf(err, err_size,
+				 "certpickd did not reply within %d ms",
+				 timeout_ms);
+			return -1;
+		}
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			snprintf(err, err_size,
+				 "certpickd closed the connection%s%s",
+				 n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+			return -1;
+		}
+		r = vl_reader_feed(reader, chunk, (size_t)n);
+		if (r < 0) {
+			snprintf(err, err_size, "invalid reply from certpickd: %s",
+				 vl_status_string(r));
+			return -1;
+		}
+	}
+}
+
+int
+cp_agent_call(int fd, const char *method, json_t *parameters, int timeout_ms,
+	      struct cp_agent_reply *reply, char *err, size_t err_size)
+{
+	struct vl_reader reader = VL_READER_INIT;
+	struct vl_reply parsed;
+	json_t *call = vl_call_new(method, json_incref(parameters), 0);
+	char *buffer = NULL;
+	size_t len = 0;
+	int r = -1;
+
+	memset(reply, 0, sizeof(*reply));
+	if (!call || !(buffer = vl_message_encode(call, &len))) {
+		snprintf(err, err_size, "cannot encode the call to %s", method);
+		goto out;
+	}
+	if (cp_send_all(fd, buffer, len, timeout_ms) < 0) {
+		snprintf(err, err_size, "cannot send the call to %s: %s",
+			 method, strerror(errno));
+		goto out;
+	}
+	if (read_message(fd, &reader, timeout_ms, &reply->message, err,
+			 err_size) < 0)
+		goto out;
+	if (vl_message_to_reply(reply->message, &parsed) != VL_OK) {
+		snprintf(err, err_size, "invalid reply from certpickd to %s",
+			 method);
+		cp_agent_reply_clear(reply);
+		goto out;
+	}
+	reply->error = parsed.error;
+	reply->parameters = parsed.parameters;
+	r = 0;
+
+out:
+	vl_reader_clear(&reader);
+	vl_buffer_free(buffer, len);
+	json_decref(call);
+	return r;
+}
+
+void
+cp_agent_reply_clear(struct cp_agent_reply *reply)
+{
+	json_decref(reply->message);
+	memset(reply, 0, sizeof(*reply));
+}
