@@ -54,8 +54,7 @@ size_t cp_store_count(const struct cp_store *store);
 struct cp_identity *cp_store_get(const struct cp_store *store, size_t index);
 
 /* Returns the identity with this id, or NULL. */
-struct cp_identity *cp_store_find(const struct cp_store *store,
-				  const char *id);
+struct cp_identity *cp_store_find(const struct cp_store *store, const char *id);
 
 /* Asks for a password at import. Writes a NUL-terminated password into
  * buffer and returns its length, or returns -1 when none can be had. */

@@ -201,7 +201,8 @@ read_message(int fd, struct vl_reader *reader, int timeout_ms, json_t **out,
 		if (r == 1)
 			return 0;
 		if (r < 0) {
-			snprintf(err, err_size, "invalid reply from certpickd: %s",
+			snprintf(err, err_size,
+				 "invalid reply from certpickd: %s",
 				 vl_status_string(r));
 			return -1;
 		}
@@ -225,12 +226,14 @@ read_message(int fd, struct vl_reader *reader, int timeout_ms, json_t **out,
 		if (n <= 0) {
 			snprintf(err, err_size,
 				 "certpickd closed the connection%s%s",
-				 n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+				 n < 0 ? ": " : "",
+				 n < 0 ? strerror(errno) : "");
 			return -1;
 		}
 		r = vl_reader_feed(reader, chunk, (size_t)n);
 		if (r < 0) {
-			snprintf(err, err_size, "invalid reply from certpickd: %s",
+			snprintf(err, err_size,
+				 "invalid reply from certpickd: %s",
 				 vl_status_string(r));
 			return -1;
 		}
@@ -241,7 +244,7 @@ int
 cp_agent_call(int fd, const char *method, json_t *parameters, int timeout_ms,
 	      struct cp_agent_reply *reply, char *err, size_t err_size)
 {
-	struct vl_reader reader = VL_READER_INIT;
+	struct vl_reader reader = {0};
 	struct vl_reply parsed;
 	json_t *call = vl_call_new(method, json_incref(parameters), 0);
 	char *buffer = NULL;

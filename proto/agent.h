@@ -11,8 +11,7 @@
 /* Writes the agent's socket path into buffer: $CERTPICK_SOCKET, else
  * $XDG_RUNTIME_DIR/certpick/socket. Returns 0, or -1 with a message in err
  * when neither variable is set or the path does not fit. */
-int cp_agent_socket_path(char *buffer, size_t size, char *err,
-			 size_t err_size);
+int cp_agent_socket_path(char *buffer, size_t size, char *err, size_t err_size);
 
 /* Connects to the agent's socket. With autostart, a missing or dead socket
  * starts certpickd ($CERTPICKD, else the installed one) and waits up to

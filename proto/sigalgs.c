@@ -73,7 +73,8 @@ cp_sigalg_fits_key(const struct cp_sigalg *alg, const char *key_type,
 			return false;
 		if (!tls13)
 			return true;
-		return alg->curve_nid != NID_undef && alg->curve_nid == curve_nid;
+		return alg->curve_nid != NID_undef &&
+		       alg->curve_nid == curve_nid;
 	case CP_SIG_ED25519:
 		return strcmp(key_type, "ED25519") == 0;
 	case CP_SIG_ED448:

@@ -16,11 +16,11 @@ enum cp_sig_family {
 };
 
 struct cp_sigalg {
-	uint16_t code;     /* the TLS SignatureScheme code point */
-	const char *name;  /* the IANA name, such as "rsa_pss_rsae_sha256" */
+	uint16_t code;	  /* the TLS SignatureScheme code point */
+	const char *name; /* the IANA name, such as "rsa_pss_rsae_sha256" */
 	enum cp_sig_family family;
-	int digest_nid;    /* NID_undef for the EdDSA schemes */
-	int curve_nid;     /* the curve TLS 1.3 binds an ECDSA scheme to */
+	int digest_nid; /* NID_undef for the EdDSA schemes */
+	int curve_nid;	/* the curve TLS 1.3 binds an ECDSA scheme to */
 };
 
 /* Look up a scheme; both return NULL for schemes certpick does not know. */

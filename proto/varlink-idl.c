@@ -34,7 +34,7 @@ struct field {
 
 struct type {
 	enum type_kind kind;
-	char *name;           /* TYPE_NAMED */
+	char *name;	      /* TYPE_NAMED */
 	struct type *element; /* TYPE_ARRAY, TYPE_MAP, TYPE_OPTIONAL */
 	struct field *fields; /* TYPE_STRUCT, TYPE_ENUM */
 	size_t n_fields;
@@ -278,7 +278,7 @@ parse_struct_or_enum(struct parser *p)
 		if (!add_field(p, type, name, field_type))
 			goto fail;
 		continue;
-fail_name:
+	fail_name:
 		free(name);
 		goto fail;
 	} while (accept(p, ","));
@@ -298,8 +298,8 @@ parse_type_inner(struct parser *p)
 		const char *word;
 		enum type_kind kind;
 	} builtins[] = {
-		{"bool", TYPE_BOOL},     {"int", TYPE_INT},
-		{"float", TYPE_FLOAT},   {"string", TYPE_STRING},
+		{"bool", TYPE_BOOL},	 {"int", TYPE_INT},
+		{"float", TYPE_FLOAT},	 {"string", TYPE_STRING},
 		{"object", TYPE_OBJECT},
 	};
 	struct type *type;
@@ -530,7 +530,8 @@ vl_interface_parse(const char *description, char *error, size_t error_size)
 		skip_space(&p);
 	}
 	for (size_t i = 0; i < interface->n_members; i++) {
-		if (!resolve_names(&p, interface, interface->members[i].input) ||
+		if (!resolve_names(&p, interface,
+				   interface->members[i].input) ||
 		    !resolve_names(&p, interface, interface->members[i].output))
 			goto fail;
 	}
@@ -579,7 +580,8 @@ static bool
 check_fail(struct checker *c, const char *path)
 {
 	if (c->bad_size)
-		snprintf(c->bad, c->bad_size, "%s", *path ? path : "parameters");
+		snprintf(c->bad, c->bad_size, "%s",
+			 *path ? path : "parameters");
 	return false;
 }
 
@@ -604,7 +606,8 @@ check_struct(struct checker *c, const struct type *type, const json_t *value,
 		if (member && !check_value(c, f->type, member, sub))
 			return false;
 	}
-	json_object_foreach((json_t *)value, key, member) {
+	json_object_foreach((json_t *)value, key, member)
+	{
 		bool known = false;
 
 		for (size_t i = 0; i < type->n_fields && !known; i++)
@@ -632,8 +635,8 @@ check_enum(struct checker *c, const struct type *type, const json_t *value,
 }
 
 static bool
-check_container(struct checker *c, const struct type *type,
-		const json_t *value, const char *path)
+check_container(struct checker *c, const struct type *type, const json_t *value,
+		const char *path)
 {
 	char sub[512];
 	const char *key;
@@ -643,7 +646,8 @@ check_container(struct checker *c, const struct type *type,
 	if (type->kind == TYPE_ARRAY) {
 		if (!json_is_array(value))
 			return check_fail(c, path);
-		json_array_foreach(value, i, element) {
+		json_array_foreach(value, i, element)
+		{
 			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 			if (!check_value(c, type->element, element, sub))
 				return false;
@@ -652,7 +656,8 @@ check_container(struct checker *c, const struct type *type,
 	}
 	if (!json_is_object(value))
 		return check_fail(c, path);
-	json_object_foreach((json_t *)value, key, element) {
+	json_object_foreach((json_t *)value, key, element)
+	{
 		snprintf(sub, sizeof(sub), "%s[\"%s\"]", path, key);
 		if (!check_value(c, type->element, element, sub))
 			return false;
@@ -718,10 +723,9 @@ vl_interface_check(const struct vl_interface *interface, enum vl_check what,
 
 	if (bad_size)
 		bad[0] = '\0';
-	member = find_member(interface,
-			     what == VL_CHECK_ERROR ? MEMBER_ERROR
-						    : MEMBER_METHOD,
-			     name);
+	member = find_member(
+		interface,
+		what == VL_CHECK_ERROR ? MEMBER_ERROR : MEMBER_METHOD, name);
 	if (!member) {
 		check_fail(&c, name);
 		return -1;

@@ -32,15 +32,15 @@ bool vl_interface_has_error(const struct vl_interface *interface,
 			    const char *name);
 
 enum vl_check {
-	VL_CHECK_INPUT,  /* a method's parameters */
+	VL_CHECK_INPUT,	 /* a method's parameters */
 	VL_CHECK_OUTPUT, /* a method's reply */
-	VL_CHECK_ERROR,  /* an error's parameters */
+	VL_CHECK_ERROR,	 /* an error's parameters */
 };
 
 /* Checks parameters against the declared types of a method's input or
  * output, or of an error. Optional members may be absent or null; unknown
  * members are rejected. Returns 0, or -1 with the path of the first wrong
  * member (such as "candidates[2].id") in bad[0..bad_size). */
-int vl_interface_check(const struct vl_interface *interface,
-		       enum vl_check what, const char *name,
-		       const json_t *parameters, char *bad, size_t bad_size);
+int vl_interface_check(const struct vl_interface *interface, enum vl_check what,
+		       const char *name, const json_t *parameters, char *bad,
+		       size_t bad_size);

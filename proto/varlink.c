@@ -124,7 +124,8 @@ vl_message_decode(const char *data, size_t len, json_t **out)
 
 	/* Duplicate keys are rejected so that two readers of one message
 	 * cannot disagree on which value counts. */
-	msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &error);
+	msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			 &error);
 	if (!msg)
 		return VL_E_JSON;
 	if (!json_is_object(msg)) {
@@ -359,7 +360,8 @@ vl_reader_feed(struct vl_reader *reader, const void *data, size_t len)
 	 * are bounded by len, and vl_reader_next checks them. */
 	first_nul = memchr(data, '\0', len);
 	head = first_nul ? (size_t)(first_nul - (const char *)data) : len;
-	if (reader->len >= VL_MESSAGE_MAX || head >= VL_MESSAGE_MAX - reader->len)
+	if (reader->len >= VL_MESSAGE_MAX ||
+	    head >= VL_MESSAGE_MAX - reader->len)
 		return VL_E_TOO_LARGE;
 	if (first_nul) {
 		last_nul = memrchr(data, '\0', len);
@@ -435,5 +437,5 @@ vl_reader_clear(struct vl_reader *reader)
 		OPENSSL_cleanse(reader->data, reader->cap);
 		free(reader->data);
 	}
-	*reader = (struct vl_reader)VL_READER_INIT;
+	*reader = (struct vl_reader){0};
 }

@@ -90,15 +90,13 @@ void vl_buffer_free(char *buffer, size_t len);
 void vl_json_use_wiping_allocator(void);
 
 /* An incremental decoder over a plain byte buffer. Feed it what the socket
- * returned; take complete messages from it. */
+ * returned; take complete messages from it. Zero-initialize it before use. */
 struct vl_reader {
 	char *data;
-	size_t len;     /* bytes held */
-	size_t cap;     /* bytes allocated */
+	size_t len;	/* bytes held */
+	size_t cap;	/* bytes allocated */
 	size_t scanned; /* prefix already known to contain no NUL */
 };
-
-#define VL_READER_INIT {NULL, 0, 0, 0}
 
 /* Appends len bytes; take every complete message before feeding more.
  * Returns VL_OK, VL_E_NO_MEMORY, or VL_E_TOO_LARGE when a message would
@@ -119,7 +117,7 @@ void vl_reader_clear(struct vl_reader *reader);
 /* The standard errors of the org.varlink.service interface. */
 #define VL_ERROR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
 #define VL_ERROR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
-#define VL_ERROR_METHOD_NOT_IMPLEMENTED                                        \
+#define VL_ERROR_METHOD_NOT_IMPLEMENTED \
 	"org.varlink.service.MethodNotImplemented"
 #define VL_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 #define VL_ERROR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"

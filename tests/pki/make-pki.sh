@@ -1,7 +1,8 @@
 #!/bin/sh
-# Creates the test PKI in DIR: certificate authorities, a server certificate
-# for loopback, and client identities that cover every matcher verdict, key
-# type and import format. Nothing here is committed; tests run this first.
+# Creates the test PKI in DIR, replacing an earlier one: certificate
+# authorities, a server certificate for loopback, and client identities
+# that cover every matcher verdict, key type and import format. No key is
+# committed; the build runs this before the tests.
 #
 #   tests/pki/make-pki.sh DIR
 #
@@ -13,9 +14,8 @@ out=${1:?usage: make-pki.sh DIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$out"
-if [ -f manifest.tsv ]; then
-	exit 0
-fi
+rm -rf ca leaves formats server passwords ca.cnf manifest.tsv manifest.tmp \
+	manifest.tsv.new
 umask 077
 
 # Days of validity for current certificates; far enough for long-lived
