@@ -37,8 +37,12 @@ struct cp_match_request {
 	const char *const *sigalgs;
 	size_t n_sigalgs;
 	bool tls13;
-	time_t now;
+	time_t now; /* 0: the current time */
 };
+
+/* Returns true when the request names CA names. False means that the
+ * server named none, so every issuer is accepted; results should say so. */
+bool cp_match_ca_names_given(const struct cp_match_request *request);
 
 struct cp_verdict {
 	struct cp_identity *identity;

@@ -71,13 +71,17 @@ struct cp_import_options {
 /* Imports an identity from a PEM bundle, a certificate with a separate key
  * file, or a PKCS #12 file. Writes its id into id. Importing an identity
  * that is already in the store succeeds with *already_present set. Returns
- * 0, or -1 with a message naming the file in err. */
+ * 0, or -1 with a message naming the file in err. It refreshes the store
+ * as cp_store_refresh does, so identity pointers from before the call may
+ * be invalid after it. */
 int cp_store_import(struct cp_store *store, const char *file,
 		    const struct cp_import_options *options,
 		    char id[CP_IDENTITY_ID_SIZE], bool *already_present,
 		    char *err, size_t err_size);
 
-/* Removes an identity's file. Returns 0, or -1 with a message in err. */
+/* Removes an identity's file and reloads the store, which invalidates
+ * identity pointers from before the call. Returns 0, or -1 with a message
+ * in err. */
 int cp_store_remove(struct cp_store *store, const char *id, char *err,
 		    size_t err_size);
 

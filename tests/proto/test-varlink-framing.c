@@ -244,10 +244,10 @@ static char *
 nested(int depth)
 {
 	char *text = malloc((size_t)depth * 2 + 16);
-	size_t n = 0;
+	size_t n = 5;
 
 	assert_non_null(text);
-	n += (size_t)sprintf(text, "{\"a\":");
+	memcpy(text, "{\"a\":", n);
 	for (int i = 1; i < depth; i++)
 		text[n++] = '[';
 	for (int i = 1; i < depth; i++)
