@@ -1,0 +1,285 @@
+/* Parsing a client's request: the server, its CA names and signature
+ * schemes, the server certificate, and the key that groups identical
+ * requests into one dialog. */
+#include "broker-internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "base64.h"
+#include "daemon-limits.h"
+#include "log.h"
+
+bool
+broker_normalize_host(char *host)
+{
+	size_t len = strlen(host);
+
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		memmove(host, host + 1, len - 2);
+		len -= 2;
+		host[len] = '\0';
+	}
+	if (len > 1 && host[len - 1] == '.')
+		host[--len] = '\0';
+	if (len == 0 || len > CP_HOST_MAX)
+		return false;
+	for (char *p = host; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		/* Names travel in their ASCII form (IDNA A-labels); colons
+		 * and '%' appear in IPv6 addresses and their zones. */
+		if (!isalnum(c) && !strchr("-._:%", c))
+			return false;
+		*p = (char)tolower(c);
+	}
+	return true;
+}
+
+/* Appends len bytes to the request's CA names. */
+static int
+append_ca_name(struct server_request *request, const uint8_t *der, size_t len)
+{
+	uint8_t *grown = realloc(request->ca_der, request->ca_der_len + len);
+
+	if (!grown)
+		return -1;
+	memcpy(grown + request->ca_der_len, der, len);
+	request->ca_der = grown;
+	request->ca_der_len += len;
+	request->n_ca_names++;
+	return 0;
+}
+
+/* Checks each CA name and keeps their DER, one after the other. A waiting
+ * request keeps only these bytes: parsed X509_NAME objects take about ten
+ * times the memory, and are made again when the matcher runs. */
+static const char *
+parse_ca_names(struct server_request *request, json_t *list)
+{
+	static char bad[32];
+	json_t *item;
+	size_t i;
+
+	if (!list || json_is_null(list))
+		return NULL;
+	json_array_foreach(list, i, item)
+	{
+		const char *text = json_string_value(item);
+		uint8_t *der = NULL;
+		const unsigned char *p;
+		X509_NAME *name;
+		size_t len;
+		bool valid;
+
+		snprintf(bad, sizeof(bad), "ca_names[%zu]", i);
+		if (cp_base64_decode(text, strlen(text), &der, &len) < 0)
+			return bad;
+		p = der;
+		name = d2i_X509_NAME(NULL, &p, (long)len);
+		valid = name && p == der + len;
+		X509_NAME_free(name);
+		if (!valid || append_ca_name(request, der, len) < 0) {
+			free(der);
+			return bad;
+		}
+		free(der);
+	}
+	return NULL;
+}
+
+int
+server_request_ca_names(const struct server_request *request,
+			STACK_OF(X509_NAME) **out)
+{
+	const unsigned char *p = request->ca_der;
+	const unsigned char *end = p + request->ca_der_len;
+
+	*out = NULL;
+	if (request->n_ca_names == 0)
+		return 0;
+	*out = sk_X509_NAME_new_reserve(NULL, (int)request->n_ca_names);
+	if (!*out)
+		return -1;
+	while (p < end) {
+		X509_NAME *name = d2i_X509_NAME(NULL, &p, end - p);
+
+		if (!name || !sk_X509_NAME_push(*out, name)) {
+			X509_NAME_free(name);
+			sk_X509_NAME_pop_free(*out, X509_NAME_free);
+			*out = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *
+parse_sigalgs(struct server_request *request, json_t *list)
+{
+	json_t *item;
+	size_t i;
+
+	/* An empty list is read like an absent one, as for ca_names. */
+	if (!list || json_is_null(list) || json_array_size(list) == 0)
+		return NULL;
+	request->sigalgs = calloc(json_array_size(list), sizeof(char *));
+	if (!request->sigalgs)
+		return "sigalgs";
+	json_array_foreach(list, i, item)
+	{
+		request->sigalgs[i] = strdup(json_string_value(item));
+		if (!request->sigalgs[i])
+			return "sigalgs";
+		request->n_sigalgs++;
+	}
+	return NULL;
+}
+
+const char *
+server_request_parse(struct server_request *request, json_t *parameters,
+		     bool host_required)
+{
+	json_t *host = json_object_get(parameters, "host");
+	json_t *port = json_object_get(parameters, "port");
+	json_t *version = json_object_get(parameters, "tls_version");
+	const char *bad;
+
+	memset(request, 0, sizeof(*request));
+	if (json_is_string(host)) {
+		request->host = strdup(json_string_value(host));
+		if (!request->host || !broker_normalize_host(request->host))
+			return "host";
+	} else if (host_required) {
+		return "host";
+	}
+	if (json_is_integer(port)) {
+		json_int_t value = json_integer_value(port);
+
+		if (value < 1 || value > 65535)
+			return "port";
+		request->port = (int)value;
+	}
+	bad = parse_ca_names(request, json_object_get(parameters, "ca_names"));
+	if (bad)
+		return bad;
+	bad = parse_sigalgs(request, json_object_get(parameters, "sigalgs"));
+	if (bad)
+		return bad;
+	if (json_is_string(version)) {
+		const char *text = json_string_value(version);
+
+		if (strcmp(text, "TLSv1.3") == 0)
+			request->tls13 = true;
+		else if (strcmp(text, "TLSv1.2") != 0)
+			return "tls_version";
+	}
+	return NULL;
+}
+
+void
+server_request_clear(struct server_request *request)
+{
+	free(request->host);
+	free(request->ca_der);
+	for (size_t i = 0; i < request->n_sigalgs; i++)
+		free(request->sigalgs[i]);
+	free(request->sigalgs);
+	memset(request, 0, sizeof(*request));
+}
+
+ssize_t
+broker_match(struct cp_broker *broker, const struct server_request *request,
+	     struct cp_verdict **verdicts)
+{
+	struct cp_match_request match = {
+		.sigalgs = (const char *const *)request->sigalgs,
+		.n_sigalgs = request->n_sigalgs,
+		.tls13 = request->tls13,
+		.now = time(NULL),
+	};
+	char err[256];
+	ssize_t n;
+
+	if (cp_store_refresh(broker->store, err, sizeof(err)) < 0)
+		log_warning("cannot reload the identity store: %s", err);
+	if (server_request_ca_names(request, &match.ca_names) < 0)
+		return -1;
+	n = cp_match(broker->store, &match, verdicts);
+	sk_X509_NAME_pop_free(match.ca_names, X509_NAME_free);
+	return n;
+}
+
+/* Reads the organization and common name of the server's certificate. A
+ * certificate that does not parse is an invalid parameter, because the
+ * client sent it on purpose. Returns 0 or -1. */
+int
+broker_parse_server_certificate(json_t *value, struct server_names *names)
+{
+	const char *text = json_string_value(value);
+	uint8_t *der = NULL;
+	const unsigned char *p;
+	char buffer[256];
+	X509 *cert;
+	size_t len;
+
+	memset(names, 0, sizeof(*names));
+	if (!text)
+		return 0;
+	if (cp_base64_decode(text, strlen(text), &der, &len) < 0)
+		return -1;
+	p = der;
+	cert = d2i_X509(NULL, &p, (long)len);
+	free(der);
+	if (!cert)
+		return -1;
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+				      NID_organizationName, buffer,
+				      sizeof(buffer)) > 0)
+		names->organization = strdup(buffer);
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+				      NID_commonName, buffer,
+				      sizeof(buffer)) > 0)
+		names->common_name = strdup(buffer);
+	X509_free(cert);
+	return 0;
+}
+
+/* The dialog key: requests with the same key share a dialog. It is the
+ * SHA-256 of the host, port, TLS version, CA names and signature schemes,
+ * in hex, so that a queued request does not keep a second copy of its CA
+ * names. */
+char *
+broker_dialog_key(const struct server_request *server)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char header[CP_HOST_MAX + 32];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int header_len, ok;
+	char *key;
+
+	header_len = snprintf(header, sizeof(header), "%s%c%d%c%d%c%zu%c",
+			      server->host, 0, server->port, 0, server->tls13,
+			      0, server->n_ca_names, 0);
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, header, (size_t)header_len) &&
+	     EVP_DigestUpdate(ctx, server->ca_der, server->ca_der_len);
+	for (size_t i = 0; ok && i < server->n_sigalgs; i++)
+		ok = EVP_DigestUpdate(ctx, server->sigalgs[i],
+				      strlen(server->sigalgs[i]) + 1);
+	ok = ok && EVP_DigestFinal_ex(ctx, digest, NULL);
+	EVP_MD_CTX_free(ctx);
+	key = ok ? malloc(2 * sizeof(digest) + 1) : NULL;
+	if (!key)
+		return NULL;
+	for (size_t i = 0; i < sizeof(digest); i++)
+		snprintf(key + 2 * i, 3, "%02x", digest[i]);
+	return key;
+}
