@@ -1,0 +1,845 @@
+/* certpick connect: connects to a TLS server with libcertpick, so that the
+ * client certificate is the one the person chooses. It fetches an https
+ * URL or joins stdin and stdout to the connection, and can time
+ * handshakes. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "certpick.h"
+#include "cli.h"
+
+/* Exit codes of certpick connect, above the shared ones. */
+enum {
+	EXIT_NETWORK = 3,
+	EXIT_TLS = 4,
+	EXIT_REJECTED = 5,
+	EXIT_AGENT = 6,
+	EXIT_HTTP = 7,
+};
+
+/* Longest HTTP response head (status line and headers) accepted. */
+#define HTTP_HEAD_MAX (64 * 1024)
+
+struct target {
+	char host[256];
+	char port[8];
+	char path[2048];
+	bool https;
+};
+
+struct run {
+	struct event_base *base;
+	SSL_CTX *ctx;
+	struct target target;
+	struct certpick_options options;
+	const char *cert_file;
+	bool verbose;
+	bool include;
+	bool timing; /* --count was given */
+	long count;
+	long done;
+	long started_ms;
+	int exit_code;
+
+	/* The connection in progress. */
+	struct bufferevent *bev;
+	struct event *stdin_event;
+	bool stdin_done;
+	char *label_at_open; /* copy of the label sent in the handshake */
+	bool head_done;
+	int http_status;
+	struct evbuffer *head;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: certpick connect [OPTION]... URL|HOST:PORT\n"
+		"\n"
+		"Connects to a TLS server and presents the client certificate "
+		"chosen through\n"
+		"certpickd. For an https:// URL, sends a GET request and "
+		"prints the body. For\n"
+		"HOST:PORT, copies stdin to the connection and the "
+		"connection to stdout; at the\n"
+		"end of stdin it sends close_notify and reads until the server "
+		"closes.\n"
+		"\n"
+		"  --tls1.2           use TLS 1.2 only\n"
+		"  --tls1.3           use TLS 1.3 only\n"
+		"  --ca-file PEM      verify the server against the CA "
+		"certificates in PEM\n"
+		"                     (default: the system's trust store)\n"
+		"  --insecure         do not verify the server's certificate\n"
+		"  --cert FILE        present the certificate (and chain) in "
+		"FILE, a PEM file,\n"
+		"                     instead of asking certpickd\n"
+		"  --key FILE         the private key for --cert (default: "
+		"in the --cert file)\n"
+		"  --count N          make N sequential full handshakes, "
+		"without session\n"
+		"                     resumption, and print the rate; with a "
+		"URL each one also\n"
+		"                     fetches it, and bodies are not printed\n"
+		"  --timeout SECONDS  time allowed to connect and for the "
+		"network part of each\n"
+		"                     handshake, not counting the wait for the "
+		"person's choice\n"
+		"                     (default: 30)\n"
+		"  -i, --include      also print the HTTP status line and "
+		"headers\n"
+		"  -v, --verbose      print the protocol and the certificate "
+		"sent, to stderr\n"
+		"  -h, --help         print this help\n"
+		"\n"
+		"certpickd is started when its socket ($CERTPICK_SOCKET, else\n"
+		"$XDG_RUNTIME_DIR/certpick/socket) is missing.\n"
+		"\n"
+		"Exit status:\n"
+		"  0  success\n"
+		"  1  another failure, such as a file that cannot be read\n"
+		"  2  invalid arguments\n"
+		"  3  cannot connect: name resolution, TCP, timeout, or the "
+		"server closed the\n"
+		"     connection\n"
+		"  4  the TLS handshake failed, including verification of the "
+		"server certificate\n"
+		"  5  the server rejected the client certificate, or required "
+		"one and none was\n"
+		"     sent\n"
+		"  6  certpickd cannot be reached or failed the request\n"
+		"  7  the HTTP server answered with a status of 400 or more\n");
+}
+
+static long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int
+exit_code_for(int status)
+{
+	switch (status) {
+	case CERTPICK_E_NETWORK:
+	case CERTPICK_E_TIMEOUT:
+		return EXIT_NETWORK;
+	case CERTPICK_E_TLS:
+		return EXIT_TLS;
+	case CERTPICK_E_REJECTED:
+		return EXIT_REJECTED;
+	case CERTPICK_E_AGENT:
+		return EXIT_AGENT;
+	}
+	return CP_EXIT_FAILURE;
+}
+
+/* Splits "host:port", "[v6]:port" or "https://host[:port][/path]". */
+static int
+parse_target(const char *arg, struct target *target)
+{
+	const char *rest = arg, *end, *port = NULL, *path = "/";
+	size_t host_len;
+
+	memset(target, 0, sizeof(*target));
+	if (strncmp(arg, "https://", 8) == 0) {
+		target->https = true;
+		rest = arg + 8;
+		end = rest + strcspn(rest, "/?#");
+		if (*end == '/')
+			path = end;
+	} else if (strstr(arg, "://")) {
+		fprintf(stderr,
+			"certpick connect: unsupported URL '%.200s'; use an "
+			"https:// URL or HOST:PORT\n",
+			arg);
+		return -1;
+	} else {
+		end = rest + strlen(rest);
+	}
+
+	if (*rest == '[') {
+		const char *close = memchr(rest, ']', (size_t)(end - rest));
+
+		if (!close)
+			goto invalid;
+		host_len = (size_t)(close - rest - 1);
+		rest++;
+		if (close + 1 < end) {
+			if (close[1] != ':')
+				goto invalid;
+			port = close + 2;
+		}
+	} else {
+		const char *colon = memchr(rest, ':', (size_t)(end - rest));
+
+		host_len = (size_t)((colon ? colon : end) - rest);
+		if (colon)
+			port = colon + 1;
+	}
+	if (host_len == 0 || host_len >= sizeof(target->host))
+		goto invalid;
+	memcpy(target->host, rest, host_len);
+
+	if (port) {
+		char *stop;
+		long value = strtol(port, &stop, 10);
+
+		if (stop != end || value < 1 || value > 65535)
+			goto invalid;
+		snprintf(target->port, sizeof(target->port), "%ld", value);
+	} else if (target->https) {
+		snprintf(target->port, sizeof(target->port), "443");
+	} else {
+		goto invalid;
+	}
+	if (strlen(path) >= sizeof(target->path))
+		goto invalid;
+	snprintf(target->path, sizeof(target->path), "%s", path);
+	return 0;
+
+invalid:
+	fprintf(stderr,
+		"certpick connect: invalid target '%.200s'; expected "
+		"HOST:PORT, [ADDRESS]:PORT or https://HOST[:PORT][/PATH]\n",
+		arg);
+	return -1;
+}
+
+/* Connects to one address within timeout_ms. Returns the socket, or -1
+ * with errno set. */
+static int
+connect_address(const struct addrinfo *ai, int timeout_ms)
+{
+	struct pollfd pfd;
+	int fd, error = 0;
+	socklen_t len = sizeof(error);
+
+	fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS)
+		goto fail;
+	pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+	if (poll(&pfd, 1, timeout_ms) == 0) {
+		errno = ETIMEDOUT;
+		goto fail;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+		goto fail;
+	if (error) {
+		errno = error;
+		goto fail;
+	}
+	return fd;
+
+fail:
+	error = errno;
+	close(fd);
+	errno = error;
+	return -1;
+}
+
+/* Resolves the target and connects to the first address that accepts. */
+static int
+open_tcp(const struct run *run)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+	struct addrinfo *list, *ai;
+	int r, fd = -1, error = 0;
+
+	r = getaddrinfo(run->target.host, run->target.port, &hints, &list);
+	if (r != 0) {
+		fprintf(stderr, "certpick connect: cannot resolve '%s': %s\n",
+			run->target.host, gai_strerror(r));
+		return -1;
+	}
+	for (ai = list; ai && fd < 0; ai = ai->ai_next) {
+		fd = connect_address(ai, run->options.timeout_ms);
+		if (fd < 0)
+			error = errno;
+	}
+	freeaddrinfo(list);
+	if (fd < 0)
+		fprintf(stderr,
+			"certpick connect: cannot connect to %s:%s: %s\n",
+			run->target.host, run->target.port, strerror(error));
+	return fd;
+}
+
+static void start_connection(struct run *run);
+
+static void
+finish(struct run *run, int exit_code)
+{
+	if (run->stdin_event) {
+		event_free(run->stdin_event);
+		run->stdin_event = NULL;
+	}
+	if (run->bev) {
+		bufferevent_free(run->bev);
+		run->bev = NULL;
+	}
+	if (run->head) {
+		evbuffer_free(run->head);
+		run->head = NULL;
+	}
+	free(run->label_at_open);
+	run->label_at_open = NULL;
+	if (exit_code != CP_EXIT_OK || !run->timing ||
+	    ++run->done >= run->count) {
+		run->exit_code = exit_code;
+		event_base_loopbreak(run->base);
+		return;
+	}
+	start_connection(run);
+}
+
+static void
+print_sent(const struct run *run, SSL *ssl, const char *when)
+{
+	const char *label = certpick_ssl_sent_label(ssl);
+
+	if (run->cert_file)
+		fprintf(stderr, "certpick: sent the certificate in %s%s\n",
+			run->cert_file, when);
+	else if (label)
+		fprintf(stderr, "certpick: sent certificate '%s' (id %s)%s\n",
+			label, certpick_ssl_sent_id(ssl), when);
+	else
+		fprintf(stderr, "certpick: sent no certificate%s\n", when);
+}
+
+static bool
+label_changed(const struct run *run, SSL *ssl)
+{
+	const char *label = certpick_ssl_sent_label(ssl);
+
+	if (!label || !run->label_at_open)
+		return label != run->label_at_open;
+	return strcmp(label, run->label_at_open) != 0;
+}
+
+/* An error or the end of the connection, from the bufferevent. */
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct run *run = arg;
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	const char *message = certpick_bufferevent_error(bev);
+	int status = certpick_ssl_status(ssl);
+	unsigned long e;
+
+	if (run->verbose && !run->cert_file && label_changed(run, ssl))
+		print_sent(run, ssl, " after a post-handshake request");
+
+	if (what & BEV_EVENT_EOF) {
+		if (run->target.https && !run->head_done) {
+			fprintf(stderr,
+				"certpick connect: %s:%s closed the connection "
+				"before a complete HTTP response\n",
+				run->target.host, run->target.port);
+			finish(run, EXIT_NETWORK);
+			return;
+		}
+		finish(run, run->http_status >= 400 ? EXIT_HTTP : CP_EXIT_OK);
+		return;
+	}
+	if (status != CERTPICK_OK && message) {
+		fprintf(stderr, "certpick connect: %s\n", message);
+		finish(run, exit_code_for(status));
+		return;
+	}
+	e = bufferevent_get_openssl_error(bev);
+	if (e)
+		fprintf(stderr,
+			"certpick connect: connection to %s:%s failed: "
+			"%s\n",
+			run->target.host, run->target.port,
+			ERR_reason_error_string(e));
+	else
+		fprintf(stderr,
+			"certpick connect: connection to %s:%s failed: %s\n",
+			run->target.host, run->target.port,
+			errno ? strerror(errno) : "closed by the server");
+	finish(run, EXIT_NETWORK);
+}
+
+static int
+write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Moves what arrived to stdout, unless only the rate is wanted. */
+static void
+drain_to_stdout(struct run *run, struct evbuffer *input)
+{
+	char chunk[16384];
+	int n;
+
+	while ((n = evbuffer_remove(input, chunk, sizeof(chunk))) > 0)
+		if (!run->timing && write_all(STDOUT_FILENO, chunk, (size_t)n))
+			break;
+}
+
+/* Reads the HTTP response head, then passes the body through. */
+static void
+on_http_read(struct bufferevent *bev, void *arg)
+{
+	struct run *run = arg;
+	struct evbuffer *input = bufferevent_get_input(bev);
+	struct evbuffer_ptr end;
+	char *line;
+
+	if (run->head_done) {
+		drain_to_stdout(run, input);
+		return;
+	}
+	end = evbuffer_search(input, "\r\n\r\n", 4, NULL);
+	if (end.pos < 0) {
+		if (evbuffer_get_length(input) > HTTP_HEAD_MAX) {
+			fprintf(stderr,
+				"certpick connect: the HTTP response head from "
+				"%s is longer than %d bytes\n",
+				run->target.host, HTTP_HEAD_MAX);
+			finish(run, EXIT_NETWORK);
+		}
+		return;
+	}
+	evbuffer_remove_buffer(input, run->head, (size_t)end.pos + 4);
+	run->head_done = true;
+
+	line = evbuffer_readln(run->head, NULL, EVBUFFER_EOL_CRLF);
+	if (!line || sscanf(line, "HTTP/%*d.%*d %d", &run->http_status) != 1) {
+		fprintf(stderr,
+			"certpick connect: invalid HTTP status line from %s\n",
+			run->target.host);
+		free(line);
+		finish(run, EXIT_NETWORK);
+		return;
+	}
+	if (run->include && !run->timing) {
+		printf("%s\r\n", line);
+		fflush(stdout);
+		drain_to_stdout(run, run->head);
+	}
+	free(line);
+	drain_to_stdout(run, input);
+}
+
+static void
+send_request(struct run *run)
+{
+	struct evbuffer *output = bufferevent_get_output(run->bev);
+
+	/* HTTP/1.0, so that the body ends when the server closes and never
+	 * comes chunked. */
+	evbuffer_add_printf(output,
+			    "GET %s HTTP/1.0\r\nHost: %s%s%s\r\n"
+			    "User-Agent: certpick/%s\r\nAccept: */*\r\n\r\n",
+			    run->target.path, run->target.host,
+			    strcmp(run->target.port, "443") ? ":" : "",
+			    strcmp(run->target.port, "443") ? run->target.port
+							    : "",
+			    CERTPICK_VERSION);
+	run->head = evbuffer_new();
+	run->head_done = false;
+	run->http_status = 0;
+	certpick_bufferevent_setcb(run->bev, on_http_read, NULL, on_event, run);
+	bufferevent_enable(run->bev, EV_READ | EV_WRITE);
+}
+
+static void
+on_stream_read(struct bufferevent *bev, void *arg)
+{
+	drain_to_stdout(arg, bufferevent_get_input(bev));
+}
+
+/* After stdin ended and its bytes went out: close_notify, then wait for
+ * the server to close. */
+static void
+on_stream_written(struct bufferevent *bev, void *arg)
+{
+	struct run *run = arg;
+
+	if (run->stdin_done &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		SSL_shutdown(bufferevent_openssl_get_ssl(bev));
+}
+
+static void
+end_stdin(struct run *run)
+{
+	run->stdin_done = true;
+	if (run->stdin_event)
+		event_del(run->stdin_event);
+	on_stream_written(run->bev, run);
+}
+
+static void
+on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *run = arg;
+	char chunk[16384];
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		end_stdin(run);
+		return;
+	}
+	bufferevent_write(run->bev, chunk, (size_t)n);
+}
+
+/* epoll cannot watch regular files, so a file on stdin is sent whole. */
+static void
+start_stream(struct run *run)
+{
+	struct stat st;
+
+	certpick_bufferevent_setcb(run->bev, on_stream_read, on_stream_written,
+				   on_event, run);
+	bufferevent_enable(run->bev, EV_READ | EV_WRITE);
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+		char chunk[16384];
+		ssize_t n;
+
+		while ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) > 0)
+			bufferevent_write(run->bev, chunk, (size_t)n);
+		end_stdin(run);
+		return;
+	}
+	run->stdin_event = event_new(run->base, STDIN_FILENO,
+				     EV_READ | EV_PERSIST, on_stdin, run);
+	if (!run->stdin_event || event_add(run->stdin_event, NULL) < 0)
+		end_stdin(run);
+}
+
+static void
+on_connected(struct bufferevent *bev, int status, const char *message,
+	     void *arg)
+{
+	struct run *run = arg;
+	SSL *ssl;
+
+	if (status != CERTPICK_OK) {
+		fprintf(stderr, "certpick connect: %s\n", message);
+		finish(run, exit_code_for(status));
+		return;
+	}
+	run->bev = bev;
+	ssl = bufferevent_openssl_get_ssl(bev);
+	if (certpick_ssl_sent_label(ssl))
+		run->label_at_open = strdup(certpick_ssl_sent_label(ssl));
+	if (run->verbose) {
+		fprintf(stderr, "certpick: connected to %s:%s with %s, %s\n",
+			run->target.host, run->target.port,
+			SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+		print_sent(run, ssl, "");
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+
+	if (run->target.https)
+		send_request(run);
+	else if (run->timing)
+		finish(run, CP_EXIT_OK);
+	else
+		start_stream(run);
+}
+
+static void
+start_connection(struct run *run)
+{
+	int fd = open_tcp(run);
+
+	if (fd < 0) {
+		finish(run, EXIT_NETWORK);
+		return;
+	}
+	if (!certpick_connect(run->base, run->ctx, fd, &run->options,
+			      on_connected, run)) {
+		fprintf(stderr, "certpick connect: cannot start the TLS "
+				"handshake: out of memory\n");
+		finish(run, CP_EXIT_FAILURE);
+	}
+}
+
+static int
+print_openssl_error(const char *what, const char *file)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	fprintf(stderr, "certpick connect: cannot load %s '%s': %s\n", what,
+		file, e ? ERR_reason_error_string(e) : "unknown error");
+	return -1;
+}
+
+/* --cert: the certificate and chain from one PEM file, the key from the
+ * same file or from key_file. */
+static int
+use_local_certificate(struct run *run, const char *key_file)
+{
+	EVP_PKEY *key;
+	FILE *file;
+	int ok;
+
+	if (!SSL_CTX_use_certificate_chain_file(run->ctx, run->cert_file))
+		return print_openssl_error("certificate", run->cert_file);
+	if (!key_file)
+		key_file = run->cert_file;
+	file = fopen(key_file, "r");
+	if (!file) {
+		fprintf(stderr, "certpick connect: cannot open '%s': %s\n",
+			key_file, strerror(errno));
+		return -1;
+	}
+	key = PEM_read_PrivateKey(file, NULL, NULL, NULL);
+	fclose(file);
+	if (!key)
+		return print_openssl_error("private key", key_file);
+	if (!X509_check_private_key(SSL_CTX_get0_certificate(run->ctx), key)) {
+		fprintf(stderr,
+			"certpick connect: the key in '%s' does not belong to "
+			"the certificate in '%s'\n",
+			key_file, run->cert_file);
+		EVP_PKEY_free(key);
+		return -1;
+	}
+	ok = SSL_CTX_use_PrivateKey(run->ctx, key);
+	EVP_PKEY_free(key);
+	return ok ? 0 : print_openssl_error("private key", key_file);
+}
+
+/* Versions, server verification, no session resumption, and the client
+ * certificate: from a file, or through certpickd. */
+static int
+setup_ctx(struct run *run, int version, const char *ca_file, bool insecure,
+	  const char *key_file)
+{
+	char err[512];
+
+	run->ctx = SSL_CTX_new(TLS_client_method());
+	if (!run->ctx)
+		return -1;
+	if (version) {
+		SSL_CTX_set_min_proto_version(run->ctx, version);
+		SSL_CTX_set_max_proto_version(run->ctx, version);
+	}
+	SSL_CTX_set_session_cache_mode(run->ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(run->ctx, SSL_OP_NO_TICKET);
+
+	if (insecure) {
+		SSL_CTX_set_verify(run->ctx, SSL_VERIFY_NONE, NULL);
+	} else {
+		SSL_CTX_set_verify(run->ctx, SSL_VERIFY_PEER, NULL);
+		if (!ca_file && !SSL_CTX_set_default_verify_paths(run->ctx))
+			return print_openssl_error("CA certificates",
+						   "the system trust store");
+		if (ca_file &&
+		    !SSL_CTX_load_verify_locations(run->ctx, ca_file, NULL))
+			return print_openssl_error("CA certificates", ca_file);
+	}
+
+	/* The providers load in both modes, so that --cert measures the same
+	 * client apart from where the key is. */
+	if (certpick_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "certpick connect: %s\n", err);
+		return -1;
+	}
+	if (!run->cert_file) {
+		if (certpick_setup_ctx(run->ctx, err, sizeof(err)) < 0) {
+			fprintf(stderr, "certpick connect: %s\n", err);
+			return -1;
+		}
+		return 0;
+	}
+	return use_local_certificate(run, key_file);
+}
+
+static int
+parse_number(const char *option, const char *text, long max, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(text, &end, 10);
+	if (errno || *end || end == text || *out < 1 || *out > max) {
+		fprintf(stderr,
+			"certpick connect: invalid %s '%.100s'; expected a "
+			"whole number from 1 to %ld\n",
+			option, text, max);
+		return -1;
+	}
+	return 0;
+}
+
+enum {
+	OPT_TLS12 = 256,
+	OPT_TLS13,
+	OPT_CA_FILE,
+	OPT_INSECURE,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_COUNT,
+	OPT_TIMEOUT,
+};
+
+static const struct option long_options[] = {
+	{"tls1.2", no_argument, NULL, OPT_TLS12},
+	{"tls1.3", no_argument, NULL, OPT_TLS13},
+	{"ca-file", required_argument, NULL, OPT_CA_FILE},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"cert", required_argument, NULL, OPT_CERT},
+	{"key", required_argument, NULL, OPT_KEY},
+	{"count", required_argument, NULL, OPT_COUNT},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"include", no_argument, NULL, 'i'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int
+cmd_connect(int argc, char **argv)
+{
+	struct run run = {.count = 1};
+	const char *ca_file = NULL, *key_file = NULL;
+	bool insecure = false;
+	long timeout_s = CERTPICK_DEFAULT_TIMEOUT_MS / 1000;
+	int version = 0, option;
+	long started;
+
+	while ((option = getopt_long(argc, argv, "ivh", long_options, NULL)) !=
+	       -1) {
+		switch (option) {
+		case OPT_TLS12:
+		case OPT_TLS13:
+			if (version) {
+				fprintf(stderr,
+					"certpick connect: give at most "
+					"one of --tls1.2 and --tls1.3\n");
+				return CP_EXIT_USAGE;
+			}
+			version = option == OPT_TLS12 ? TLS1_2_VERSION
+						      : TLS1_3_VERSION;
+			break;
+		case OPT_CA_FILE:
+			ca_file = optarg;
+			break;
+		case OPT_INSECURE:
+			insecure = true;
+			break;
+		case OPT_CERT:
+			run.cert_file = optarg;
+			break;
+		case OPT_KEY:
+			key_file = optarg;
+			break;
+		case OPT_COUNT:
+			if (parse_number("--count", optarg, 1000000,
+					 &run.count) < 0)
+				return CP_EXIT_USAGE;
+			run.timing = true;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_number("--timeout", optarg, 86400,
+					 &timeout_s) < 0)
+				return CP_EXIT_USAGE;
+			break;
+		case 'i':
+			run.include = true;
+			break;
+		case 'v':
+			run.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CP_EXIT_OK;
+		default:
+			usage(stderr);
+			return CP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return CP_EXIT_USAGE;
+	}
+	if (key_file && !run.cert_file) {
+		fprintf(stderr, "certpick connect: --key needs --cert\n");
+		return CP_EXIT_USAGE;
+	}
+	if (insecure && ca_file) {
+		fprintf(stderr, "certpick connect: give at most one of "
+				"--insecure and --ca-file\n");
+		return CP_EXIT_USAGE;
+	}
+	if (parse_target(argv[optind], &run.target) < 0)
+		return CP_EXIT_USAGE;
+
+	run.options.host = run.target.host;
+	run.options.port = (unsigned)atoi(run.target.port);
+	run.options.flags = CERTPICK_AUTOSTART;
+	run.options.timeout_ms = (int)(timeout_s * 1000);
+	run.base = event_base_new();
+	if (!run.base ||
+	    setup_ctx(&run, version, ca_file, insecure, key_file) < 0) {
+		if (run.ctx)
+			SSL_CTX_free(run.ctx);
+		if (run.base)
+			event_base_free(run.base);
+		return CP_EXIT_FAILURE;
+	}
+
+	started = monotonic_ms();
+	start_connection(&run);
+	if (!run.done && run.exit_code == CP_EXIT_OK)
+		event_base_dispatch(run.base);
+	if (run.timing && run.exit_code == CP_EXIT_OK) {
+		double seconds = (double)(monotonic_ms() - started) / 1000.0;
+
+		printf("%ld handshakes in %.3f s: %.1f handshakes/s\n",
+		       run.done, seconds,
+		       seconds > 0 ? (double)run.done / seconds : 0.0);
+	}
+
+	SSL_CTX_free(run.ctx);
+	event_base_free(run.base);
+	return run.exit_code;
+}
