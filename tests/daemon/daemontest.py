@@ -208,8 +208,10 @@ class Daemon:
 
     def __init__(self, home, picker=None, policy=None, timeout=None,
                  args=(), default_socket=False, verbose=True):
-        """Without --socket and CERTPICK_SOCKET when default_socket is
-        set, so that certpickd picks $XDG_RUNTIME_DIR/certpick/socket."""
+        """picker is the scripted Picker, or any object whose program
+        attribute names the picker to run. Without --socket and
+        CERTPICK_SOCKET when default_socket is set, so that certpickd
+        picks $XDG_RUNTIME_DIR/certpick/socket."""
         self.home = home
         self.verbose = verbose
         self.default_socket = default_socket
@@ -239,7 +241,7 @@ class Daemon:
         env = self.home.env()
         if self.default_socket:
             del env["CERTPICK_SOCKET"]
-        if self.picker:
+        if isinstance(self.picker, Picker):
             env["CERTPICK_TEST_PICKER_SCRIPT"] = self.picker.script_path
             env["CERTPICK_TEST_PICKER_LOG"] = self.picker.log_path
         return env

@@ -434,6 +434,17 @@ def _reasons(certificate, key_usage, extended, accepted_issuers, now):
     return reasons
 
 
+# The start of the words in which the dialog gives each reason code of
+# org.certpick.Picker.
+REASON_WORDS = {
+    "expired": "Expired on",
+    "not-yet-valid": "Not valid until",
+    "issuer-not-accepted": "Not issued by an authority this server accepts",
+    "no-client-auth-eku": "Not meant for TLS client authentication",
+    "key-usage-lacks-digital-signature":
+        "Its key usage does not allow signing",
+}
+
 ACCEPTED_ISSUERS = {"certpick Test Root CA", "certpick Test Intermediate CA"}
 
 

@@ -211,16 +211,6 @@ def case_remember_always(c):
     c.finish()
 
 
-REASON_WORDS = {
-    "expired": "Expired on",
-    "not-yet-valid": "Not valid until",
-    "issuer-not-accepted": "Not issued by an authority this server accepts",
-    "no-client-auth-eku": "Not meant for TLS client authentication",
-    "key-usage-lacks-digital-signature":
-        "Its key usage does not allow signing",
-}
-
-
 def case_excluded_reasons(c):
     """The expander lists every excluded identity with its reasons in
     words."""
@@ -253,12 +243,12 @@ def case_excluded_reasons(c):
                       showing=False)
         name = row.get_name()
         for reason in candidate["reasons"]:
-            check(REASON_WORDS[reason] in name,
+            check(pt.REASON_WORDS[reason] in name,
                   f"row {name!r} lacks the words for {reason}")
         check(not pt.has_state(row, Atspi.StateType.SELECTABLE),
               f"the excluded row {name!r} can be selected")
         pt.find(row, role="label", showing=False,
-                contains=REASON_WORDS[candidate["reasons"][0]])
+                contains=pt.REASON_WORDS[candidate["reasons"][0]])
     c.shot(frame, "expanded")
     pt.press("Escape")
     reply = c.answer("Choose")
