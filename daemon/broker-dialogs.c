@@ -10,6 +10,7 @@
 
 #include "daemon-limits.h"
 #include "log.h"
+#include "text.h"
 
 /* One Select waiting for the person. */
 struct request {
@@ -431,6 +432,9 @@ choose_done(const struct cp_picker_result *result, void *arg)
 		snprintf(reason, sizeof(reason),
 			 "the picker answered Choose with %.200s",
 			 result->error);
+	/* %.200s may cut the picker's text inside a character, and the
+	 * reason goes to the client as a JSON string. */
+	cp_text_clean(reason);
 	log_warning("dialog %ld failed: %s", dialog->number, reason);
 	fail_dialog(broker, dialog, "PickerFailed",
 		    json_pack("{s:s}", "reason", reason), "failed");

@@ -24,6 +24,7 @@
 
 #include "certpick.h"
 #include "cli.h"
+#include "connect-parse.h"
 
 /* Exit codes of certpick connect, above the shared ones. */
 enum {
@@ -37,17 +38,10 @@ enum {
 /* Longest HTTP response head (status line and headers) accepted. */
 #define HTTP_HEAD_MAX (64 * 1024)
 
-struct target {
-	char host[256];
-	char port[8];
-	char path[2048];
-	bool https;
-};
-
 struct run {
 	struct event_base *base;
 	SSL_CTX *ctx;
-	struct target target;
+	struct cp_connect_target target;
 	struct certpick_options options;
 	const char *cert_file;
 	bool verbose;
@@ -65,6 +59,7 @@ struct run {
 	char *label_at_open; /* copy of the label sent in the handshake */
 	bool head_done;
 	int http_status;
+	char http_reason[64]; /* the status line's reason phrase */
 	struct evbuffer *head;
 };
 
@@ -153,78 +148,6 @@ exit_code_for(int status)
 		return EXIT_AGENT;
 	}
 	return CP_EXIT_FAILURE;
-}
-
-/* Splits "host:port", "[v6]:port" or "https://host[:port][/path]". */
-static int
-parse_target(const char *arg, struct target *target)
-{
-	const char *rest = arg, *end, *port = NULL, *path = "/";
-	size_t host_len;
-
-	memset(target, 0, sizeof(*target));
-	if (strncmp(arg, "https://", 8) == 0) {
-		target->https = true;
-		rest = arg + 8;
-		end = rest + strcspn(rest, "/?#");
-		if (*end == '/')
-			path = end;
-	} else if (strstr(arg, "://")) {
-		fprintf(stderr,
-			"certpick connect: unsupported URL '%.200s'; use an "
-			"https:// URL or HOST:PORT\n",
-			arg);
-		return -1;
-	} else {
-		end = rest + strlen(rest);
-	}
-
-	if (*rest == '[') {
-		const char *close = memchr(rest, ']', (size_t)(end - rest));
-
-		if (!close)
-			goto invalid;
-		host_len = (size_t)(close - rest - 1);
-		rest++;
-		if (close + 1 < end) {
-			if (close[1] != ':')
-				goto invalid;
-			port = close + 2;
-		}
-	} else {
-		const char *colon = memchr(rest, ':', (size_t)(end - rest));
-
-		host_len = (size_t)((colon ? colon : end) - rest);
-		if (colon)
-			port = colon + 1;
-	}
-	if (host_len == 0 || host_len >= sizeof(target->host))
-		goto invalid;
-	memcpy(target->host, rest, host_len);
-
-	if (port) {
-		char *stop;
-		long value = strtol(port, &stop, 10);
-
-		if (stop != end || value < 1 || value > 65535)
-			goto invalid;
-		snprintf(target->port, sizeof(target->port), "%ld", value);
-	} else if (target->https) {
-		snprintf(target->port, sizeof(target->port), "443");
-	} else {
-		goto invalid;
-	}
-	if (strlen(path) >= sizeof(target->path))
-		goto invalid;
-	snprintf(target->path, sizeof(target->path), "%s", path);
-	return 0;
-
-invalid:
-	fprintf(stderr,
-		"certpick connect: invalid target '%.200s'; expected "
-		"HOST:PORT, [ADDRESS]:PORT or https://HOST[:PORT][/PATH]\n",
-		arg);
-	return -1;
 }
 
 /* Connects to one address within timeout_ms. Returns the socket, or -1
@@ -335,6 +258,30 @@ print_sent(const struct run *run, SSL *ssl, const char *when)
 		fprintf(stderr, "certpick: sent no certificate%s\n", when);
 }
 
+/* Prints the HTTP status and which certificate was sent. A status of 400 or
+ * more after a certificate request usually means that the server rejected
+ * the certificate, or required one and got none. */
+static void
+print_http_error(const struct run *run, SSL *ssl)
+{
+	const char *label = certpick_ssl_sent_label(ssl);
+	char sent[300];
+
+	if (run->cert_file)
+		snprintf(sent, sizeof(sent), "the certificate in %s was sent",
+			 run->cert_file);
+	else if (label)
+		snprintf(sent, sizeof(sent),
+			 "the certificate '%.200s' was sent", label);
+	else
+		snprintf(sent, sizeof(sent), "no client certificate was sent");
+	fprintf(stderr,
+		"certpick connect: %s:%s returned HTTP status %d%s%s; "
+		"%s\n",
+		run->target.host, run->target.port, run->http_status,
+		run->http_reason[0] ? " " : "", run->http_reason, sent);
+}
+
 static bool
 label_changed(const struct run *run, SSL *ssl)
 {
@@ -367,7 +314,12 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			finish(run, EXIT_NETWORK);
 			return;
 		}
-		finish(run, run->http_status >= 400 ? EXIT_HTTP : CP_EXIT_OK);
+		if (run->http_status >= 400) {
+			print_http_error(run, ssl);
+			finish(run, EXIT_HTTP);
+			return;
+		}
+		finish(run, CP_EXIT_OK);
 		return;
 	}
 	if (status != CERTPICK_OK && message) {
@@ -418,6 +370,25 @@ drain_to_stdout(struct run *run, struct evbuffer *input)
 			break;
 }
 
+/* Keeps the reason phrase of a status line ("HTTP/1.1 400 Bad Request"),
+ * without control characters, since it comes from the server and goes to
+ * the terminal. */
+static void
+copy_reason(struct run *run, const char *line)
+{
+	const char *reason = strchr(line, ' ');
+	size_t n = 0;
+
+	reason = reason ? strchr(reason + 1, ' ') : NULL;
+	for (reason = reason ? reason + 1 : "";
+	     *reason && n < sizeof(run->http_reason) - 1; reason++)
+		run->http_reason[n++] =
+			(unsigned char)*reason < 0x20 || *reason == 0x7f
+				? '?'
+				: *reason;
+	run->http_reason[n] = '\0';
+}
+
 /* Reads the HTTP response head, then passes the body through. */
 static void
 on_http_read(struct bufferevent *bev, void *arg)
@@ -446,7 +417,7 @@ on_http_read(struct bufferevent *bev, void *arg)
 	run->head_done = true;
 
 	line = evbuffer_readln(run->head, NULL, EVBUFFER_EOL_CRLF);
-	if (!line || sscanf(line, "HTTP/%*d.%*d %d", &run->http_status) != 1) {
+	if (!line || !cp_http_parse_status_line(line, &run->http_status)) {
 		fprintf(stderr,
 			"certpick connect: invalid HTTP status line from %s\n",
 			run->target.host);
@@ -454,6 +425,7 @@ on_http_read(struct bufferevent *bev, void *arg)
 		finish(run, EXIT_NETWORK);
 		return;
 	}
+	copy_reason(run, line);
 	if (run->include && !run->timing) {
 		printf("%s\r\n", line);
 		fflush(stdout);
@@ -810,7 +782,7 @@ cmd_connect(int argc, char **argv)
 				"--insecure and --ca-file\n");
 		return CP_EXIT_USAGE;
 	}
-	if (parse_target(argv[optind], &run.target) < 0)
+	if (cp_connect_parse_target(argv[optind], &run.target) < 0)
 		return CP_EXIT_USAGE;
 
 	run.options.host = run.target.host;

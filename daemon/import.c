@@ -822,6 +822,31 @@ source_of(const char *file)
 	return source;
 }
 
+/* Checks the identity file as the store checks it at load, so that import
+ * never reports an identity that the store then skips, such as one whose
+ * certificate's validity period does not parse. */
+static int
+check_loadable(struct import *im, const char *name, const char *data,
+	       size_t len)
+{
+	char reason[512] = "";
+	struct cp_identity *identity =
+		cp_identity_file_parse(name, data, len, reason, sizeof(reason));
+
+	if (identity &&
+	    cp_identity_precompute(identity, reason, sizeof(reason)) < 0) {
+		cp_identity_free(identity);
+		identity = NULL;
+	}
+	if (!identity) {
+		cp_set_error(im->err, im->err_size, "%s cannot be imported: %s",
+			     im->file, reason);
+		return -1;
+	}
+	cp_identity_free(identity);
+	return 0;
+}
+
 static int
 write_identity(struct cp_store *store, struct import *im, X509 *leaf,
 	       STACK_OF(X509) *chain, const char *id)
@@ -848,6 +873,8 @@ write_identity(struct cp_store *store, struct import *im, X509 *leaf,
 		goto out;
 	len = BIO_get_mem_data(file, &data);
 	snprintf(name, sizeof(name), "%s%s", id, CP_STORE_FILE_SUFFIX);
+	if (check_loadable(im, name, data, (size_t)len) < 0)
+		goto out;
 	r = cp_store_write_file(store, name, data, (size_t)len, im->err,
 				im->err_size);
 out:

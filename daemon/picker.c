@@ -18,6 +18,7 @@
 
 #include "daemon-limits.h"
 #include "log.h"
+#include "text.h"
 #include "varlink-event.h"
 #include "varlink.h"
 
@@ -124,7 +125,10 @@ picker_fail_reaped(struct cp_picker *picker, const char *reason, bool reaped)
 	else
 		log_warning("picker failed: %s", reason);
 	picker_stop(picker, reaped);
+	/* The reason may quote the picker's bytes, cut inside a character,
+	 * and goes to clients as a JSON string. */
 	snprintf(picker->failure, sizeof(picker->failure), "%s", reason);
+	cp_text_clean(picker->failure);
 	while ((call = TAILQ_FIRST(&picker->calls))) {
 		TAILQ_REMOVE(&picker->calls, call, link);
 		TAILQ_INSERT_TAIL(&picker->failed, call, link);

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "store.h"
+#include "text.h"
 
 /* The maximum size of an identity file or an import input. Real chains
  * with keys are a few kilobytes, and the bound limits the memory that a
@@ -30,8 +31,11 @@
 
 /* PBKDF2-HMAC-SHA256 iterations for keys encrypted at rest. Each guess of
  * a stolen file's passphrase then costs about 0.1 s of CPU time (0.13 s
- * measured on one AMD EPYC core), and so does each unlock. */
+ * measured on one AMD EPYC core), and so does each unlock. Only the fuzz
+ * targets (tests/fuzz) define fewer, to keep each input fast. */
+#ifndef CP_STORE_PBKDF2_ITERATIONS
 #define CP_STORE_PBKDF2_ITERATIONS 600000
+#endif
 
 struct cp_identity {
 	char id[CP_IDENTITY_ID_SIZE];
@@ -59,6 +63,9 @@ struct cp_identity {
 	unsigned fixed_reasons; /* reasons that do not depend on a request */
 	size_t key_class;	/* index into cp_store.key_classes */
 	size_t index;		/* position in store order */
+
+	/* The chain as Select sends it, built on first use. */
+	json_t *chain_json;
 };
 
 /* One distinct issuer name among the store's chains, with the identities
@@ -118,9 +125,6 @@ OSSL_LIB_CTX *cp_store_libctx(void);
 /* Returns true when OpenSSL's legacy provider is loaded in
  * cp_store_libctx. */
 bool cp_store_legacy_loaded(void);
-
-/* Returns true when s[0..len) is UTF-8 without control characters. */
-bool cp_utf8_printable(const char *s, size_t len);
 
 /* Writes the lowercase hex SHA-256 of the certificate's DER into id.
  * Returns 0, or -1. */

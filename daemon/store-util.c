@@ -1,5 +1,5 @@
 /* Small helpers of the identity store: error messages, the OpenSSL
- * library context for decoding, UTF-8 checks and identity ids. */
+ * library context for decoding and identity ids. */
 #include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
@@ -66,60 +66,6 @@ cp_store_legacy_loaded(void)
 {
 	pthread_once(&store_libctx_once, load_providers);
 	return store_legacy;
-}
-
-/* Returns the length of the UTF-8 sequence at s (at most len bytes), or 0
- * when it is invalid, overlong, a surrogate or above U+10FFFF. */
-static size_t
-utf8_sequence(const unsigned char *s, size_t len)
-{
-	unsigned code;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		code = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		code = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		code = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		code = code << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && code < 0x800) || (n == 4 && code < 0x10000) ||
-	    (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff)
-		return 0;
-	return n;
-}
-
-bool
-cp_utf8_printable(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		size_t n;
-
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return false;
-		n = utf8_sequence(p + i, len - i);
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
 }
 
 int

@@ -29,6 +29,7 @@
  * outlives whichever of the SSL and the key is freed last. */
 struct cp_agent_link {
 	int fd;
+	bool blocking; /* the socket's mode, kept when it is pooled */
 	int refs;
 	/* Set when a call failed or its reply may still arrive, so that the
 	 * connection is closed rather than reused. */
@@ -114,6 +115,12 @@ struct cp_ssl_state *cp_ssl_state_get(const SSL *ssl);
 /* Returns the state attached to ssl, attaching a new one when there is
  * none. Returns NULL when out of memory. */
 struct cp_ssl_state *cp_ssl_state_ensure(SSL *ssl);
+
+/* Takes Select's reply into the state: the identity (with a key that
+ * signs through state->link), "no certificate", which is a valid reply
+ * and not a failure, or the failure. Sets state->request to
+ * CP_REQUEST_ANSWERED or CP_REQUEST_FAILED. */
+void cp_ssl_take_reply(struct cp_ssl_state *state, json_t *message);
 
 /* Records a failure message and status in the state. */
 void cp_ssl_fail(struct cp_ssl_state *state, int status, const char *fmt, ...)

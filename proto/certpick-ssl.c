@@ -282,7 +282,9 @@ add_ca_names(json_t *parameters, SSL *ssl)
 			return -1;
 		text = cp_base64_encode(der, (size_t)len);
 		OPENSSL_free(der);
-		if (!text || json_array_append_new(array, json_string(text))) {
+		/* Base64 is ASCII, so the UTF-8 check is skipped. */
+		if (!text ||
+		    json_array_append_new(array, json_string_nocheck(text))) {
 			free(text);
 			return -1;
 		}
@@ -310,7 +312,8 @@ add_sigalgs(json_t *parameters, SSL *ssl)
 
 		SSL_get_shared_sigalgs(ssl, i, NULL, NULL, NULL, &rsig, &rhash);
 		alg = cp_sigalg_by_code((uint16_t)(rhash << 8 | rsig));
-		if (alg && json_array_append_new(array, json_string(alg->name)))
+		if (alg && json_array_append_new(
+				   array, json_string_nocheck(alg->name)))
 			return -1;
 	}
 	return 0;
@@ -334,7 +337,7 @@ add_server_certificate(json_t *parameters, SSL *ssl)
 	if (!text)
 		return -1;
 	r = json_object_set_new(parameters, "server_certificate",
-				json_string(text));
+				json_string_nocheck(text));
 	free(text);
 	return r;
 }
@@ -539,6 +542,9 @@ take_identity(struct cp_ssl_state *state, json_t *parameters)
 		}
 	}
 
+	/* A leaf whose public key does not decode cannot be presented. */
+	if (!X509_get0_pubkey(state->leaf))
+		goto invalid;
 	state->key = cp_remote_key_new(state->link, id,
 				       X509_get0_pubkey(state->leaf), err,
 				       sizeof(err));
@@ -581,10 +587,8 @@ take_error(struct cp_ssl_state *state, const char *error, json_t *parameters)
 			    name, reason ? ": " : "", reason ? reason : "");
 }
 
-/* Takes Select's reply. "No certificate" is a valid reply, not a
- * failure. */
-static void
-take_reply(struct cp_ssl_state *state, json_t *message)
+void
+cp_ssl_take_reply(struct cp_ssl_state *state, json_t *message)
 {
 	struct vl_reply reply;
 
@@ -649,7 +653,7 @@ certpick_ssl_process(SSL *ssl)
 		ssize_t n;
 
 		if (r == 1) {
-			take_reply(state, message);
+			cp_ssl_take_reply(state, message);
 			json_decref(message);
 			vl_reader_clear(&state->reader);
 			return 1;
@@ -793,14 +797,20 @@ select_early(SSL *ssl, struct cp_ssl_state *state)
 static int
 advance_request(SSL *ssl, struct cp_ssl_state *state)
 {
-	if (state->request == CP_REQUEST_IDLE)
-		start_request(ssl, state);
+	bool just_sent = false;
 
-	/* The reply to an early Select may already be in. */
+	if (state->request == CP_REQUEST_IDLE) {
+		start_request(ssl, state);
+		just_sent = true;
+	}
+
+	/* The reply to an early Select may already be in. The reply to one
+	 * sent just now almost never is, and the caller waits on certpickd's
+	 * socket anyway, so no recv() is tried for it. */
 	if (state->request == CP_REQUEST_PENDING) {
 		if (state->flags & CERTPICK_BLOCKING)
 			wait_for_reply(ssl, state);
-		else
+		else if (!just_sent)
 			certpick_ssl_process(ssl);
 	}
 	switch (state->request) {

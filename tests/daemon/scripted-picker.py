@@ -19,7 +19,7 @@ An ACTION is an object with these optional members:
     wait        true: never answer; Close makes Choose fail with Withdrawn
     dismiss     true: fail with Dismissed
     error       another error name of the interface, such as
-                "DisplayUnavailable"
+                "DisplayUnavailable", or a whole error name with dots
     crash       true: exit with status 3 without answering (after delay)
     garbage     true: send bytes that are not a Varlink message
 
@@ -112,7 +112,8 @@ class Picker:
             reply = {"error": IFACE + ".Dismissed",
                      "parameters": {"dialog": dialog}}
         elif action.get("error"):
-            reply = {"error": IFACE + "." + action["error"],
+            name = action["error"]
+            reply = {"error": name if "." in name else IFACE + "." + name,
                      "parameters": {"reason": "scripted"}}
         else:
             answer = {"id": chosen_id(action, parameters),

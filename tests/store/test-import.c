@@ -597,6 +597,51 @@ test_failed_write_leaves_nothing(void **state)
 	assert_int_equal(cp_store_count(f->store), 0);
 }
 
+/* An identity that the store would skip at load is rejected at import,
+ * not reported as imported: here a certificate whose notAfter has month
+ * 13, re-signed so that only the date is wrong. */
+static void
+test_unloadable_identity(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	struct mint mint = {
+		.common_name = "Month Thirteen",
+		.issuer_key = key,
+		.key = key,
+		.not_before = time(NULL) - 60,
+		.not_after = time(NULL) + 3600,
+	};
+	X509 *leaf = mint_certificate(&mint);
+	char *input_dir = make_temp_dir("certpick-import-input");
+	char path[4096];
+	bool present = true;
+	FILE *file;
+
+	assert_true(
+		ASN1_STRING_set(X509_getm_notAfter(leaf), "361301000000Z", 13));
+	assert_true(X509_sign(leaf, key, EVP_sha256()) > 0);
+	snprintf(path, sizeof(path), "%s/bundle.pem", input_dir);
+	file = fopen(path, "w");
+	assert_non_null(file);
+	assert_true(PEM_write_X509(file, leaf));
+	assert_true(PEM_write_PrivateKey(file, key, NULL, NULL, 0, NULL, NULL));
+	assert_int_equal(fclose(file), 0);
+
+	assert_int_equal(cp_store_import(f->store, path, NULL, f->id, &present,
+					 f->err, sizeof(f->err)),
+			 -1);
+	assert_non_null(strstr(f->err, "invalid validity period"));
+	assert_non_null(strstr(f->err, path));
+	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(cp_store_count(f->store), 0);
+
+	remove_tree(input_dir);
+	free(input_dir);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+}
+
 /* An identity whose file lost its key gets it back from a new import. */
 static void
 test_import_restores_key(void **state)
@@ -667,6 +712,7 @@ main(void)
 		TEST(test_not_a_certificate),
 		TEST(test_missing_file),
 		TEST(test_failed_write_leaves_nothing),
+		TEST(test_unloadable_identity),
 		TEST(test_import_restores_key),
 		TEST(test_files_private),
 	};
