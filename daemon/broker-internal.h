@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "broker.h"
@@ -36,6 +37,23 @@ struct watcher {
 
 TAILQ_HEAD(dialog_list, dialog);
 
+/* The server as the dialog shows it, from the certificate the client
+ * sent. */
+struct server_names {
+	char *organization, *common_name;
+};
+
+/* Server certificates whose names were read. A client sends the same
+ * certificate on every connection to a server, and decoding it (d2i_X509)
+ * took about 160 us with OpenSSL 3.0.22, more than the rest of a Select
+ * settled by a decision. */
+#define BROKER_SERVER_CERTS_MAX 16
+
+struct server_cert_entry {
+	unsigned char digest[SHA256_DIGEST_LENGTH]; /* of the base64 text */
+	struct server_names names;
+};
+
 struct cp_broker {
 	struct event_base *base;
 	struct cp_store *store;
@@ -50,6 +68,9 @@ struct cp_broker {
 	bool stopping;
 	LIST_HEAD(, client) clients;
 	LIST_HEAD(, watcher) watchers;
+	/* Valid server certificates read, most recently used first. */
+	struct server_cert_entry server_certs[BROKER_SERVER_CERTS_MAX];
+	size_t n_server_certs;
 };
 
 /* The server's certificate request, as a Select or Match describes it. */
@@ -59,15 +80,13 @@ struct server_request {
 	uint8_t *ca_der; /* the server's CA names, DER, one after another */
 	size_t ca_der_len;
 	size_t n_ca_names; /* 0 when the server named none */
-	char **sigalgs;	   /* NULL: any */
+	/* The CA names as parsed while they were checked, so that the first
+	 * match need not parse them again; NULL when there are none, and
+	 * dropped before the request waits, to keep its memory small. */
+	STACK_OF(X509_NAME) *ca_names;
+	char **sigalgs; /* NULL: any */
 	size_t n_sigalgs;
 	bool tls13;
-};
-
-/* The server as the dialog shows it, from the certificate the client
- * sent. */
-struct server_names {
-	char *organization, *common_name;
 };
 
 /* Reads host, port, ca_names, sigalgs and tls_version. Returns NULL, or
@@ -76,10 +95,16 @@ const char *server_request_parse(struct server_request *request,
 				 json_t *parameters, bool host_required);
 void server_request_clear(struct server_request *request);
 
+/* Frees the parsed CA names, keeping their DER. */
+void server_request_drop_parsed(struct server_request *request);
+
 /* Parses the request's CA names into *out, NULL when there are none.
  * Returns 0, or -1 when out of memory. */
 int server_request_ca_names(const struct server_request *request,
 			    STACK_OF(X509_NAME) **out);
+
+/* Reloads the store when its files changed, logging a failure. */
+void broker_refresh_store(struct cp_broker *broker);
 
 /* Refreshes the store and runs the matcher. Returns the verdict count, or
  * -1 when out of memory. */
@@ -87,12 +112,32 @@ ssize_t broker_match(struct cp_broker *broker,
 		     const struct server_request *request,
 		     struct cp_verdict **verdicts);
 
+/* Runs the matcher on the store as it is, without refreshing it. */
+ssize_t broker_match_loaded(struct cp_broker *broker,
+			    const struct server_request *request,
+			    struct cp_verdict **verdicts);
+
+/* Returns true when the matcher finds this identity of the loaded store
+ * eligible for the request, judging no other identity. False also when
+ * out of memory. */
+bool broker_identity_eligible(struct cp_broker *broker,
+			      const struct server_request *request,
+			      const struct cp_identity *identity);
+
 /* Normalizes a host name in place; returns false when it is not valid. */
 bool broker_normalize_host(char *host);
 
 /* Reads the server certificate's names for the dialog. Returns 0, or -1
  * when value is not a base64 DER certificate. */
 int broker_parse_server_certificate(json_t *value, struct server_names *names);
+
+/* Reads the names as broker_parse_server_certificate does, and remembers
+ * them for the last BROKER_SERVER_CERTS_MAX valid certificates. */
+int broker_read_server_certificate(struct cp_broker *broker, json_t *value,
+				   struct server_names *names);
+
+/* Forgets the remembered server certificates. */
+void broker_forget_server_certificates(struct cp_broker *broker);
 
 /* Returns the key that identical requests share (a new string), or NULL
  * when out of memory. */

@@ -6,10 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-#include "base64.h"
 #include "daemon-limits.h"
 #include "log.h"
 
@@ -72,51 +70,22 @@ client_grant(struct client *client, const char *id)
 
 /* Answers. */
 
-static json_t *
-chain_json(struct cp_identity *identity)
-{
-	STACK_OF(X509) *chain = cp_identity_chain(identity);
-	json_t *list = json_array();
-	int n = chain ? sk_X509_num(chain) : 0;
-
-	for (int i = -1; list && i < n; i++) {
-		X509 *cert = i < 0 ? cp_identity_leaf(identity)
-				   : sk_X509_value(chain, i);
-		unsigned char *der = NULL;
-		int len = i2d_X509(cert, &der);
-		char *text =
-			len > 0 ? cp_base64_encode(der, (size_t)len) : NULL;
-
-		OPENSSL_free(der);
-		/* Base64 is ASCII, so the UTF-8 check can be skipped. */
-		if (!text || json_array_append_new(
-				     list, json_string_nocheck(text)) < 0) {
-			free(text);
-			json_decref(list);
-			return NULL;
-		}
-		free(text);
-	}
-	return list;
-}
-
 /* Sends the identity to the requester of call and lets its connection sign
- * with it. */
+ * with it. The chain comes from the identity, which encodes it once. */
 void
 broker_answer_identity(struct client *client, struct cp_call *call,
 		       struct cp_identity *identity, const char *decided_by)
 {
-	json_t *chain = chain_json(identity);
+	json_t *chain = cp_identity_chain_json(identity);
 
 	if (!chain || client_grant(client, cp_identity_id(identity)) < 0) {
-		json_decref(chain);
 		cp_call_agent_error(call, "Cancelled",
 				    json_pack("{s:s}", "reason",
 					      "certpickd is out of memory"));
 		return;
 	}
 	cp_call_reply(call,
-		      json_pack("{s:s, s:s, s:o, s:s, s:s}", "id",
+		      json_pack("{s:s, s:s, s:O, s:s, s:s}", "id",
 				cp_identity_id(identity), "label",
 				cp_identity_label(identity), "chain", chain,
 				"key_type", cp_identity_key_type(identity),
@@ -202,6 +171,33 @@ try_decision(struct client *client, struct cp_call *call,
 	return false;
 }
 
+/* Settles the Select with a remembered identity that is unlocked and
+ * still eligible, judging only that identity, where try_decision needs
+ * the verdicts on the whole store, which can hold thousands. Returns true
+ * after replying; every other case is left to try_decision, which logs
+ * why a decision does not apply. */
+static bool
+try_decision_alone(struct client *client, struct cp_call *call,
+		   const struct server_request *server)
+{
+	struct cp_broker *broker = client->broker;
+	const struct cp_decision *decision = cp_decisions_find(
+		broker->decisions, server->host, server->port);
+	struct cp_identity *identity;
+
+	if (!decision || !decision->id)
+		return false;
+	identity = cp_store_find(broker->store, decision->id);
+	if (!identity || cp_identity_locked(identity) ||
+	    !broker_identity_eligible(broker, server, identity))
+		return false;
+	log_debug("pid %d: %s:%d: identity '%.100s', as remembered",
+		  (int)cp_conn_pid(client->conn), server->host, server->port,
+		  decision->label);
+	broker_answer_identity(client, call, identity, "decision");
+	return true;
+}
+
 /* Settles the Select with the auto-select policy when exactly one eligible
  * identity fits it. Returns true after replying. Otherwise *preselected
  * may name an identity that fits. */
@@ -269,9 +265,10 @@ method_select(struct cp_call *call, json_t *parameters, void *data)
 	bad = server_request_parse(&server, parameters, true);
 	if (!bad && window && strlen(window) > CP_PARENT_WINDOW_MAX)
 		bad = "parent_window";
-	if (!bad && broker_parse_server_certificate(
-			    json_object_get(parameters, "server_certificate"),
-			    &names) < 0)
+	if (!bad &&
+	    broker_read_server_certificate(
+		    broker, json_object_get(parameters, "server_certificate"),
+		    &names) < 0)
 		bad = "server_certificate";
 	if (bad) {
 		server_request_clear(&server);
@@ -279,7 +276,15 @@ method_select(struct cp_call *call, json_t *parameters, void *data)
 		return;
 	}
 
-	n = broker_match(broker, &server, &verdicts);
+	broker_refresh_store(broker);
+	if (try_decision_alone(client, call, &server)) {
+		server_request_clear(&server);
+		free(names.organization);
+		free(names.common_name);
+		return;
+	}
+	n = broker_match_loaded(broker, &server, &verdicts);
+	server_request_drop_parsed(&server);
 	if (n >= 0) {
 		/* A remembered identity whose key is locked goes to the
 		 * picker for its passphrase, before the policy could pick
@@ -357,6 +362,9 @@ cp_broker_shutdown(struct cp_broker *broker)
 void
 cp_broker_free(struct cp_broker *broker)
 {
+	if (!broker)
+		return;
+	broker_forget_server_certificates(broker);
 	free(broker);
 }
 

@@ -503,8 +503,6 @@ match_usage(FILE *out)
 		"server names\n"
 		"  --ca-der FILE        one DER-encoded CA name (or DER "
 		"certificate)\n"
-		"                       without CA names, every issuer is "
-		"accepted\n"
 		"  --host H, --port P   the server, for the heading only\n"
 		"  --sigalgs LIST       signature schemes the server accepts, "
 		"comma-separated\n"
@@ -513,7 +511,9 @@ match_usage(FILE *out)
 		"no PKCS #1 v1.5\n"
 		"                       and binds ECDSA schemes to a curve\n"
 		"  --json               print a JSON array, one object per "
-		"identity\n" OPTION_STORE_HELP);
+		"identity\n" OPTION_STORE_HELP
+		"\nWithout --ca-file or --ca-der the server names no CA, and "
+		"every issuer is\naccepted.\n");
 }
 
 static int

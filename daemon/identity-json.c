@@ -163,6 +163,14 @@ chain_json(const struct cp_identity *identity)
 	return array;
 }
 
+json_t *
+cp_identity_chain_json(struct cp_identity *identity)
+{
+	if (!identity->chain_json)
+		identity->chain_json = chain_json(identity);
+	return identity->chain_json;
+}
+
 static json_t *
 chain_subjects_json(const struct cp_identity *identity)
 {

@@ -143,6 +143,7 @@ cp_identity_free(struct cp_identity *identity)
 	PKCS8_PRIV_KEY_INFO_free(identity->plain_key);
 	X509_SIG_free(identity->encrypted_key);
 	EVP_PKEY_free(identity->key);
+	json_decref(identity->chain_json);
 	free(identity);
 }
 

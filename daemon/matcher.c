@@ -101,18 +101,18 @@ key_classes_accepted(const struct cp_store *store,
 }
 
 static unsigned
-judge(const struct cp_identity *identity, time_t now, const bool *accepted,
-      const bool *fits)
+judge(const struct cp_identity *identity, time_t now, bool issuer_accepted,
+      bool key_fits)
 {
 	unsigned reasons = identity->fixed_reasons;
 
-	if (accepted && !accepted[identity->index])
+	if (!issuer_accepted)
 		reasons |= CP_REASON_ISSUER_NOT_ACCEPTED;
 	if (now > identity->not_after)
 		reasons |= CP_REASON_EXPIRED;
 	if (now < identity->not_before)
 		reasons |= CP_REASON_NOT_YET_VALID;
-	if (!fits[identity->key_class])
+	if (!key_fits)
 		reasons |= CP_REASON_KEY_TYPE_NOT_ACCEPTED;
 	return reasons;
 }
@@ -148,8 +148,13 @@ cp_match(struct cp_store *store, const struct cp_match_request *request,
 	if (!(fits = key_classes_accepted(store, request)))
 		goto done;
 
-	for (size_t i = 0; i < n; i++)
-		reasons[i] = judge(store->identities[i], now, accepted, fits);
+	for (size_t i = 0; i < n; i++) {
+		const struct cp_identity *identity = store->identities[i];
+
+		reasons[i] = judge(identity, now,
+				   !accepted || accepted[identity->index],
+				   fits[identity->key_class]);
+	}
 
 	/* best_first is the order by dates and chain length. Walking it once
 	 * per group keeps that order, and store order among ties. */
@@ -172,6 +177,58 @@ done:
 	free(accepted);
 	free(reasons);
 	return r;
+}
+
+/* Returns true when a certificate of the identity's chain ties it to one
+ * of the request's CA names, through the same index as accepted_by_names. */
+static bool
+issuer_accepted(const struct cp_store *store,
+		const struct cp_match_request *request,
+		const struct cp_identity *identity)
+{
+	for (int i = 0; i < sk_X509_NAME_num(request->ca_names); i++) {
+		const struct cp_issuer_entry *entry = find_issuer(
+			store, sk_X509_NAME_value(request->ca_names, i));
+
+		for (size_t j = 0; entry && j < entry->count; j++)
+			if (store->issuer_members[entry->first + j] ==
+			    identity->index)
+				return true;
+	}
+	return false;
+}
+
+/* Decides, as key_classes_accepted does for every class, whether the
+ * server's signature schemes accept the identity's key. */
+static bool
+key_accepted(const struct cp_match_request *request,
+	     const struct cp_identity *identity)
+{
+	if (!request->sigalgs)
+		return true;
+	for (size_t i = 0; i < request->n_sigalgs; i++) {
+		const struct cp_sigalg *alg =
+			cp_sigalg_by_name(request->sigalgs[i]);
+
+		if (alg &&
+		    cp_sigalg_fits_key(alg, identity->key_type,
+				       identity->curve_nid, request->tls13))
+			return true;
+	}
+	return false;
+}
+
+unsigned
+cp_match_identity(const struct cp_store *store,
+		  const struct cp_match_request *request,
+		  const struct cp_identity *identity)
+{
+	time_t now = request->now ? request->now : time(NULL);
+
+	return judge(identity, now,
+		     !cp_match_ca_names_given(request) ||
+			     issuer_accepted(store, request, identity),
+		     key_accepted(request, identity));
 }
 
 int

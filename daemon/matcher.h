@@ -57,6 +57,12 @@ struct cp_verdict {
 ssize_t cp_match(struct cp_store *store, const struct cp_match_request *request,
 		 struct cp_verdict **verdicts);
 
+/* Judges one identity of the store, as cp_match would, and returns its
+ * reasons: 0 when it is eligible. identity must come from store. */
+unsigned cp_match_identity(const struct cp_store *store,
+			   const struct cp_match_request *request,
+			   const struct cp_identity *identity);
+
 /* Adds "reasons": [codes...] and "eligible" to a JSON object. Returns 0, or
  * -1 when out of memory. */
 int cp_verdict_add_json(const struct cp_verdict *verdict, json_t *object);

@@ -129,6 +129,12 @@ int cp_identity_sign(struct cp_identity *identity, const struct cp_sigalg *alg,
 		     uint8_t **signature, size_t *signature_len, char *err,
 		     size_t err_size);
 
+/* The leaf and the chain as base64 DER strings, leaf first, as Select
+ * returns them. The array is built on first use and kept with the
+ * identity, so it is borrowed: json_incref it to keep it. Returns NULL
+ * when out of memory. */
+json_t *cp_identity_chain_json(struct cp_identity *identity);
+
 /* Flags for cp_identity_to_json. */
 enum {
 	/* Every member of org.certpick.Agent's Identity type. */

@@ -14,11 +14,13 @@
 
 #include "agent.h"
 
-/* Idle sockets, each with the process that pooled it: after fork() the
- * child must not share a connection with its parent. */
+/* Idle sockets, each with the process that pooled it (after fork() the
+ * child must not share a connection with its parent) and its mode, so
+ * that reuse in the same mode needs no fcntl calls. */
 static struct {
 	int fd;
 	pid_t pid;
+	bool blocking;
 } pool[CP_AGENT_POOL_MAX];
 static size_t pool_count;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -33,8 +35,10 @@ idle_connection_usable(int fd)
 	return poll(&pfd, 1, 0) == 0;
 }
 
+/* Returns an idle socket of this process, with its mode in *blocking, or
+ * -1 when there is none. */
 static int
-take_pooled(void)
+take_pooled(bool *blocking)
 {
 	int fd = -1;
 
@@ -42,6 +46,7 @@ take_pooled(void)
 	while (fd < 0 && pool_count > 0) {
 		pool_count--;
 		fd = pool[pool_count].fd;
+		*blocking = pool[pool_count].blocking;
 		if (pool[pool_count].pid != getpid()) {
 			/* The parent's; this process's copy is closed. */
 			close(fd);
@@ -56,7 +61,7 @@ take_pooled(void)
 }
 
 static bool
-put_pooled(int fd)
+put_pooled(int fd, bool blocking)
 {
 	bool pooled = false;
 
@@ -64,6 +69,7 @@ put_pooled(int fd)
 	if (pool_count < CP_AGENT_POOL_MAX) {
 		pool[pool_count].fd = fd;
 		pool[pool_count].pid = getpid();
+		pool[pool_count].blocking = blocking;
 		pool_count++;
 		pooled = true;
 	}
@@ -71,21 +77,32 @@ put_pooled(int fd)
 	return pooled;
 }
 
+static int
+set_blocking(int fd, bool blocking)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	flags = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
+	return fcntl(fd, F_SETFL, flags);
+}
+
 struct cp_agent_link *
 cp_agent_link_open(bool autostart, bool blocking, char *err, size_t err_size)
 {
 	struct cp_agent_link *link;
-	int fd = take_pooled();
-	int flags;
+	bool was_blocking;
+	int fd = take_pooled(&was_blocking);
 
-	if (fd < 0)
+	if (fd < 0) {
 		fd = cp_agent_connect(autostart, err, err_size);
+		was_blocking = true; /* as socket() made it */
+	}
 	if (fd < 0)
 		return NULL;
 
-	flags = fcntl(fd, F_GETFL);
-	flags = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
-	if (fcntl(fd, F_SETFL, flags) < 0) {
+	if (was_blocking != blocking && set_blocking(fd, blocking) < 0) {
 		snprintf(err, err_size,
 			 "cannot set the mode of certpickd's socket: %s",
 			 strerror(errno));
@@ -99,6 +116,7 @@ cp_agent_link_open(bool autostart, bool blocking, char *err, size_t err_size)
 		return NULL;
 	}
 	link->fd = fd;
+	link->blocking = blocking;
 	link->refs = 1;
 	return link;
 }
@@ -115,7 +133,8 @@ cp_agent_link_unref(struct cp_agent_link *link)
 {
 	if (!link || __atomic_sub_fetch(&link->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
-	if (link->fd >= 0 && (link->broken || !put_pooled(link->fd)))
+	if (link->fd >= 0 &&
+	    (link->broken || !put_pooled(link->fd, link->blocking)))
 		close(link->fd);
 	free(link);
 }

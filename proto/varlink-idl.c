@@ -573,23 +573,59 @@ struct checker {
 	int depth;
 };
 
+/* The position of a value below the parameters: a struct field, an array
+ * index or a map key under its parent. The text of a path is written only
+ * when a check fails, since checking every call is on the daemon's hot
+ * path. */
+struct path {
+	const struct path *parent;
+	const char *field; /* set for a struct field */
+	const char *key;   /* set for a map key */
+	size_t index;	   /* for an array element */
+};
+
 static bool check_value(struct checker *c, const struct type *type,
-			const json_t *value, const char *path);
+			const json_t *value, const struct path *path);
+
+/* Appends the path to bad: fields joined by dots, then [index] or
+ * ["key"]. */
+static void
+format_path(struct checker *c, const struct path *path)
+{
+	size_t len;
+
+	if (!path)
+		return;
+	format_path(c, path->parent);
+	len = strlen(c->bad);
+	if (path->field)
+		snprintf(c->bad + len, c->bad_size - len, "%s%s",
+			 len ? "." : "", path->field);
+	else if (path->key)
+		snprintf(c->bad + len, c->bad_size - len, "[\"%s\"]",
+			 path->key);
+	else
+		snprintf(c->bad + len, c->bad_size - len, "[%zu]", path->index);
+}
 
 static bool
-check_fail(struct checker *c, const char *path)
+check_fail(struct checker *c, const struct path *path)
 {
-	if (c->bad_size)
-		snprintf(c->bad, c->bad_size, "%s",
-			 *path ? path : "parameters");
+	if (!c->bad_size)
+		return false;
+	c->bad[0] = '\0';
+	if (path)
+		format_path(c, path);
+	else
+		snprintf(c->bad, c->bad_size, "parameters");
 	return false;
 }
 
 static bool
 check_struct(struct checker *c, const struct type *type, const json_t *value,
-	     const char *path)
+	     const struct path *path)
 {
-	char sub[512];
+	struct path sub = {.parent = path};
 	const char *key;
 	json_t *member;
 
@@ -598,12 +634,11 @@ check_struct(struct checker *c, const struct type *type, const json_t *value,
 	for (size_t i = 0; i < type->n_fields; i++) {
 		const struct field *f = &type->fields[i];
 
-		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "",
-			 f->name);
+		sub.field = f->name;
 		member = json_object_get(value, f->name);
 		if (!member && f->type->kind != TYPE_OPTIONAL)
-			return check_fail(c, sub);
-		if (member && !check_value(c, f->type, member, sub))
+			return check_fail(c, &sub);
+		if (member && !check_value(c, f->type, member, &sub))
 			return false;
 	}
 	json_object_foreach((json_t *)value, key, member)
@@ -613,9 +648,8 @@ check_struct(struct checker *c, const struct type *type, const json_t *value,
 		for (size_t i = 0; i < type->n_fields && !known; i++)
 			known = strcmp(type->fields[i].name, key) == 0;
 		if (!known) {
-			snprintf(sub, sizeof(sub), "%s%s%s", path,
-				 *path ? "." : "", key);
-			return check_fail(c, sub);
+			sub.field = key;
+			return check_fail(c, &sub);
 		}
 	}
 	return true;
@@ -623,7 +657,7 @@ check_struct(struct checker *c, const struct type *type, const json_t *value,
 
 static bool
 check_enum(struct checker *c, const struct type *type, const json_t *value,
-	   const char *path)
+	   const struct path *path)
 {
 	if (json_is_string(value)) {
 		for (size_t i = 0; i < type->n_fields; i++)
@@ -636,9 +670,9 @@ check_enum(struct checker *c, const struct type *type, const json_t *value,
 
 static bool
 check_container(struct checker *c, const struct type *type, const json_t *value,
-		const char *path)
+		const struct path *path)
 {
-	char sub[512];
+	struct path sub = {.parent = path};
 	const char *key;
 	json_t *element;
 	size_t i;
@@ -648,8 +682,8 @@ check_container(struct checker *c, const struct type *type, const json_t *value,
 			return check_fail(c, path);
 		json_array_foreach(value, i, element)
 		{
-			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-			if (!check_value(c, type->element, element, sub))
+			sub.index = i;
+			if (!check_value(c, type->element, element, &sub))
 				return false;
 		}
 		return true;
@@ -658,8 +692,8 @@ check_container(struct checker *c, const struct type *type, const json_t *value,
 		return check_fail(c, path);
 	json_object_foreach((json_t *)value, key, element)
 	{
-		snprintf(sub, sizeof(sub), "%s[\"%s\"]", path, key);
-		if (!check_value(c, type->element, element, sub))
+		sub.key = key;
+		if (!check_value(c, type->element, element, &sub))
 			return false;
 	}
 	return true;
@@ -667,7 +701,7 @@ check_container(struct checker *c, const struct type *type, const json_t *value,
 
 static bool
 check_value(struct checker *c, const struct type *type, const json_t *value,
-	    const char *path)
+	    const struct path *path)
 {
 	const struct member *named;
 	bool ok;
@@ -727,9 +761,10 @@ vl_interface_check(const struct vl_interface *interface, enum vl_check what,
 		interface,
 		what == VL_CHECK_ERROR ? MEMBER_ERROR : MEMBER_METHOD, name);
 	if (!member) {
-		check_fail(&c, name);
+		if (bad_size)
+			snprintf(bad, bad_size, "%s", name);
 		return -1;
 	}
 	type = what == VL_CHECK_OUTPUT ? member->output : member->input;
-	return check_value(&c, type, parameters, "") ? 0 : -1;
+	return check_value(&c, type, parameters, NULL) ? 0 : -1;
 }

@@ -33,6 +33,45 @@ vl_status_string(int status)
 	return "unknown error";
 }
 
+/* Returns the length of the multi-byte UTF-8 sequence at s (whose first
+ * byte is 0x80 or above) within len bytes, or 0 when it is not valid:
+ * overlong, a surrogate, above U+10FFFF or cut short. */
+static size_t
+utf8_sequence_length(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 1;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 2;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 3;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len - 1 < n)
+		return 0;
+	for (size_t k = 1; k <= n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates, beyond Unicode. */
+	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000))
+		return 0;
+	if (cp >= 0xd800 && cp <= 0xdfff)
+		return 0;
+	if (cp > 0x10ffff)
+		return 0;
+	return n + 1;
+}
+
 bool
 vl_utf8_valid(const char *data, size_t len)
 {
@@ -40,41 +79,25 @@ vl_utf8_valid(const char *data, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		unsigned char c = s[i];
+		uint64_t word;
 		size_t n;
-		uint32_t cp;
 
-		if (c < 0x80) {
+		/* Eight ASCII bytes at a time: messages are mostly ASCII. */
+		if (len - i >= sizeof(word)) {
+			memcpy(&word, s + i, sizeof(word));
+			if (!(word & UINT64_C(0x8080808080808080))) {
+				i += sizeof(word);
+				continue;
+			}
+		}
+		if (s[i] < 0x80) {
 			i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
+		n = utf8_sequence_length(s + i, len - i);
+		if (n == 0)
 			return false;
-		}
-		if (len - i - 1 < n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		/* Overlong forms, UTF-16 surrogates, beyond Unicode. */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000))
-			return false;
-		if (cp >= 0xd800 && cp <= 0xdfff)
-			return false;
-		if (cp > 0x10ffff)
-			return false;
-		i += n + 1;
+		i += n;
 	}
 	return true;
 }
@@ -276,25 +299,88 @@ vl_error_new(const char *error, json_t *parameters)
 	return message_new("error", error, parameters);
 }
 
+/* The output of vl_message_encode while jansson writes it. */
+struct encode_buffer {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool too_large;
+};
+
+static int
+encode_append(const char *bytes, size_t size, void *arg)
+{
+	struct encode_buffer *b = arg;
+	size_t cap;
+	char *grown;
+
+	/* Keep room for the NUL; stop at the message bound. */
+	if (size >= VL_MESSAGE_MAX - b->len) {
+		b->too_large = true;
+		return -1;
+	}
+	if (b->len + size + 1 > b->cap) {
+		cap = b->cap ? b->cap : 1024;
+		while (cap < b->len + size + 1)
+			cap *= 2;
+		grown = malloc(cap);
+		if (!grown)
+			return -1;
+		if (b->len)
+			memcpy(grown, b->data, b->len);
+		vl_buffer_free(b->data, b->cap);
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, bytes, size);
+	b->len += size;
+	return 0;
+}
+
+/* Returns true when value nests at most levels deep, counting itself. */
+static bool
+value_depth_within(const json_t *value, int levels)
+{
+	const char *key;
+	json_t *member;
+	size_t i;
+
+	if (!json_is_object(value) && !json_is_array(value))
+		return true;
+	if (levels <= 0)
+		return false;
+	if (json_is_array(value)) {
+		json_array_foreach(value, i, member) if (
+			!value_depth_within(member, levels - 1)) return false;
+		return true;
+	}
+	json_object_foreach(
+		(json_t *)value, key,
+		member) if (!value_depth_within(member,
+						levels - 1)) return false;
+	return true;
+}
+
 char *
 vl_message_encode(const json_t *msg, size_t *len)
 {
-	size_t size = json_dumpb(msg, NULL, 0, JSON_COMPACT);
-	char *buffer;
+	struct encode_buffer b = {0};
 
+	/* One pass into a growing buffer: asking jansson for the size first
+	 * would encode every message twice. */
 	*len = 0;
-	if (size == 0 || size + 1 > VL_MESSAGE_MAX)
+
+	/* A peer would reject what nests deeper than VL_DEPTH_MAX. */
+	if (!value_depth_within(msg, VL_DEPTH_MAX))
 		return NULL;
-	buffer = malloc(size + 1);
-	if (!buffer)
-		return NULL;
-	if (json_dumpb(msg, buffer, size, JSON_COMPACT) != size) {
-		free(buffer);
+	if (json_dump_callback(msg, encode_append, &b, JSON_COMPACT) < 0 ||
+	    b.len == 0) {
+		vl_buffer_free(b.data, b.cap);
 		return NULL;
 	}
-	buffer[size] = '\0';
-	*len = size + 1;
-	return buffer;
+	b.data[b.len] = '\0';
+	*len = b.len + 1;
+	return b.data;
 }
 
 void

@@ -7,8 +7,9 @@ makes every signature. It covers ECDSA P-256 and RSA-2048 in TLS 1.2 and
 certificate.
 
 The two clients take turns in short runs, so that drift in the machine's
-load affects both alike. The table shows the median rate of each client
-and the median of the ratios of the runs taken in turn.
+load affects both alike. The table shows the median rate of each client,
+the median of the ratios of the runs taken in turn with the lowest and
+highest of them, and certpickd's CPU time (user and system) per handshake.
 
     bench-handshake.py [--build DIR] [--handshakes N] [--rounds R]
 
@@ -64,9 +65,16 @@ def rate(result, scenario):
     return float(match.group(2))
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(ctx, name, version, options):
-    """Returns the median rate of each client and the median of the
-    per-round ratios."""
+    """Returns the median rate of each client, the per-round ratios and
+    certpickd's CPU seconds per handshake."""
     server = ctx.s_server(version=version, www=False,
                           extra=("-quiet", "-no_cache"))
     target = f"127.0.0.1:{server.port}"
@@ -80,6 +88,8 @@ def measure(ctx, name, version, options):
 
     rates = {"certpick": [], "cert": []}
     ratios = []
+    daemon_cpu = 0.0
+    pid = ctx.daemon.process.pid
     for round_number in range(options.rounds):
         order = ["certpick", "cert"]
         if round_number % 2:
@@ -89,12 +99,16 @@ def measure(ctx, name, version, options):
                     target]
             if client == "cert":
                 args = ["--cert", bundle] + args
+            before = cpu_seconds(pid)
             rates[client].append(rate(ctx.connect(*args),
                                       f"{client} {name} TLS {version}"))
+            if client == "certpick":
+                daemon_cpu += cpu_seconds(pid) - before
         ratios.append(rates["certpick"][-1] / rates["cert"][-1])
     server.stop()
     return (statistics.median(rates["certpick"]),
-            statistics.median(rates["cert"]), statistics.median(ratios))
+            statistics.median(rates["cert"]), ratios,
+            daemon_cpu / (options.rounds * options.handshakes))
 
 
 class QuietDaemon(clienttest.daemontest.Daemon):
@@ -114,7 +128,8 @@ def bench(ctx, options):
           f"of each client, openssl s_server on loopback, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     print(f"{'key':<12} {'TLS':<4} {'certpick h/s':>13} {'--cert h/s':>11} "
-          f"{'ratio':>6}")
+          f"{'ratio':>6} {'lowest':>7} {'highest':>7} "
+          f"{'certpickd CPU':>14}")
     worst = None
     for name, title in CONFIGS:
         label = "Alice " + title.split()[-1]
@@ -122,13 +137,16 @@ def bench(ctx, options):
                                            "remember": "session"}})
         for version in VERSIONS:
             started = time.monotonic()
-            through, local, ratio = measure(ctx, name, version, options)
+            through, local, ratios, cpu = measure(ctx, name, version,
+                                                  options)
+            ratio = statistics.median(ratios)
             worst = ratio if worst is None else min(worst, ratio)
             print(f"{title:<12} {version:<4} {through:>13.1f} {local:>11.1f} "
-                  f"{ratio:>6.3f}   ({time.monotonic() - started:.0f} s)",
-                  flush=True)
-    print(f"lowest ratio: {worst:.3f} (goal: 0.97 or more); load average "
-          f"{os.getloadavg()[0]:.2f}")
+                  f"{ratio:>6.3f} {min(ratios):>7.3f} {max(ratios):>7.3f} "
+                  f"{cpu * 1e6:>11.0f} us   "
+                  f"({time.monotonic() - started:.0f} s)", flush=True)
+    print(f"lowest median ratio: {worst:.3f} (goal: 0.97 or more); load "
+          f"average {os.getloadavg()[0]:.2f}")
 
 
 def main():

@@ -1,12 +1,15 @@
-/* Varlink framing and decoding: split reads, several messages per read,
- * size and depth limits, invalid UTF-8 and JSON, embedded NUL bytes, and
- * the libevent adapter. */
+/* Varlink framing, decoding and encoding: split reads, several messages
+ * per read, size and depth limits, invalid UTF-8 and JSON, embedded NUL
+ * bytes, the encoder against jansson's, and the libevent adapter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/buffer.h>
@@ -198,6 +201,28 @@ invalid_utf8_rejected(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_int_equal(decode_string(cases[i], strlen(cases[i])),
 				 VL_E_UTF8);
+}
+
+/* The check reads eight ASCII bytes at a time, so the position of a
+ * multi-byte sequence within those eight must not matter. */
+static void
+utf8_checked_at_every_offset(void **state)
+{
+	for (size_t offset = 0; offset < 24; offset++) {
+		char text[64];
+		int len;
+
+		len = snprintf(text, sizeof(text), "{\"a\":\"%.*s\xc3\xbc\"}",
+			       (int)offset, "xxxxxxxxxxxxxxxxxxxxxxxx");
+		assert_int_equal(decode_string(text, (size_t)len), VL_OK);
+		len = snprintf(text, sizeof(text), "{\"a\":\"%.*s\xc3\"}",
+			       (int)offset, "xxxxxxxxxxxxxxxxxxxxxxxx");
+		assert_int_equal(decode_string(text, (size_t)len), VL_E_UTF8);
+		len = snprintf(text, sizeof(text),
+			       "{\"a\":\"%.*s\xed\xa0\x80x\"}", (int)offset,
+			       "xxxxxxxxxxxxxxxxxxxxxxxx");
+		assert_int_equal(decode_string(text, (size_t)len), VL_E_UTF8);
+	}
 }
 
 static void
@@ -404,6 +429,126 @@ encode_round_trip(void **state)
 	vl_reader_clear(&reader);
 }
 
+/* Checks that vl_message_encode writes what json_dumpb writes. */
+static void
+assert_encodes_like_jansson(const json_t *msg)
+{
+	size_t expected_len = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+	char *expected = malloc(expected_len + 1);
+	size_t len;
+	char *buffer;
+
+	assert_non_null(expected);
+	assert_int_equal(json_dumpb(msg, expected, expected_len, JSON_COMPACT),
+			 expected_len);
+	buffer = vl_message_encode(msg, &len);
+	assert_non_null(buffer);
+	assert_int_equal(len, expected_len + 1);
+	assert_memory_equal(buffer, expected, expected_len);
+	assert_int_equal(buffer[expected_len], '\0');
+	vl_buffer_free(buffer, len);
+	free(expected);
+}
+
+static void
+encode_matches_jansson(void **state)
+{
+	char every_ascii[128];
+	json_t *msg, *nested;
+
+	for (int c = 0; c < 128; c++)
+		every_ascii[c] = (char)c;
+	msg = json_pack("{s:s%, s:s, s:s, s:I, s:I, s:i, s:f, s:f, s:b, s:b, "
+			"s:n, s:[], s:{}, s:[i, s, [n, {}], {s:[]}]}",
+			"ascii", every_ascii, sizeof(every_ascii), "utf8",
+			"J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x94\x92",
+			"escapes", "quote \" backslash \\ slash /", "big",
+			(json_int_t)INT64_MAX, "small", (json_int_t)INT64_MIN,
+			"zero", 0, "real", 0.1, "whole", 3.0, "true", 1,
+			"false", 0, "null", "empty_array", "empty_object",
+			"mixed", -1, "", "x");
+	assert_non_null(msg);
+	assert_encodes_like_jansson(msg);
+
+	/* Keys are escaped like values. */
+	assert_int_equal(
+		json_object_set_new(msg, "key \"\n\t\x01", json_true()), 0);
+	assert_encodes_like_jansson(msg);
+
+	/* Larger than the first allocation, so the buffer grows. */
+	nested = json_array();
+	for (int i = 0; i < 2000; i++)
+		json_array_append_new(nested, json_string("certificate\n"));
+	json_object_set_new(msg, "long", nested);
+	assert_encodes_like_jansson(msg);
+	json_decref(msg);
+}
+
+static void
+encode_rejects_invalid_utf8(void **state)
+{
+	json_t *msg = json_pack("{s:o}", "label",
+				json_stringn_nocheck("bad \xff byte", 10));
+	size_t len = 1;
+
+	assert_non_null(msg);
+	assert_null(vl_message_encode(msg, &len));
+	assert_int_equal(len, 0);
+	json_decref(msg);
+}
+
+/* {"a":"xx...x"} and its NUL take the string's length plus 9 bytes. */
+static void
+encode_size_limit(void **state)
+{
+	size_t fits = VL_MESSAGE_MAX - 9;
+	char *text = malloc(fits + 2);
+	json_t *msg;
+	size_t len;
+	char *buffer;
+
+	assert_non_null(text);
+	memset(text, 'x', fits + 1);
+	msg = json_pack("{s:s%}", "a", text, fits);
+	buffer = vl_message_encode(msg, &len);
+	assert_non_null(buffer);
+	assert_int_equal(len, VL_MESSAGE_MAX);
+	vl_buffer_free(buffer, len);
+	json_decref(msg);
+
+	msg = json_pack("{s:s%}", "a", text, fits + 1);
+	assert_null(vl_message_encode(msg, &len));
+	json_decref(msg);
+	free(text);
+}
+
+/* The encoder accepts the nesting that the decoder accepts. */
+static void
+encode_depth_limit(void **state)
+{
+	json_t *msg = json_object();
+	json_t *inner = msg;
+	size_t len;
+	char *buffer;
+
+	for (int depth = 1; depth < VL_DEPTH_MAX; depth++) {
+		json_t *child = json_array();
+
+		if (json_is_object(inner))
+			json_object_set_new(inner, "a", child);
+		else
+			json_array_append_new(inner, child);
+		inner = child;
+	}
+	buffer = vl_message_encode(msg, &len);
+	assert_non_null(buffer);
+	vl_buffer_free(buffer, len);
+
+	json_array_append_new(inner, json_array());
+	assert_null(vl_message_encode(msg, &len));
+	json_decref(msg);
+}
+
 static void
 evbuffer_split_at_every_byte(void **state)
 {
@@ -427,6 +572,159 @@ evbuffer_split_at_every_byte(void **state)
 		assert_int_equal(evbuffer_get_length(input), 0);
 		evbuffer_free(input);
 	}
+}
+
+/* Byte by byte, the scan position covers what is buffered until a message
+ * is complete, and the three messages come out in order. */
+static void
+evbuffer_scan_one_byte_per_read(void **state)
+{
+	struct evbuffer *input = evbuffer_new();
+	size_t scanned = 0;
+	int count = 0;
+
+	assert_non_null(input);
+	for (size_t i = 0; i < STREAM_LEN; i++) {
+		json_t *msg;
+		int r;
+
+		evbuffer_add(input, stream + i, 1);
+		r = vl_evbuffer_next_scan(input, &scanned, &msg);
+		if (stream[i] == '\0') {
+			assert_int_equal(r, 1);
+			assert_int_equal(scanned, 0);
+			assert_int_equal(evbuffer_get_length(input), 0);
+			json_decref(msg);
+			count++;
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(scanned, evbuffer_get_length(input));
+		}
+	}
+	assert_int_equal(count, 3);
+	evbuffer_free(input);
+}
+
+/* Reads what the socket holds, without waiting, onto the end of into. */
+static void
+read_available(int fd, struct evbuffer *into)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	while ((n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT)) > 0)
+		evbuffer_add(into, chunk, (size_t)n);
+}
+
+/* Checks that received contains exactly the encoding of msg. */
+static void
+assert_holds_message(struct evbuffer *received, const json_t *msg)
+{
+	size_t len;
+	char *expected = vl_message_encode(msg, &len);
+
+	assert_non_null(expected);
+	assert_int_equal(evbuffer_get_length(received), len);
+	assert_memory_equal(evbuffer_pullup(received, -1), expected, len);
+	vl_buffer_free(expected, len);
+}
+
+static void
+evbuffer_send_writes_directly(void **state)
+{
+	struct evbuffer *output = evbuffer_new();
+	struct evbuffer *received = evbuffer_new();
+	json_t *reply = json_pack("{s:{s:s}}", "parameters", "id", "abc");
+	int fds[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	assert_int_equal(vl_evbuffer_send(output, fds[0], reply), 0);
+	assert_int_equal(evbuffer_get_length(output), 0);
+	read_available(fds[1], received);
+	assert_holds_message(received, reply);
+
+	json_decref(reply);
+	evbuffer_free(received);
+	evbuffer_free(output);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* With bytes already queued, the message goes behind them. */
+static void
+evbuffer_send_keeps_order(void **state)
+{
+	struct evbuffer *output = evbuffer_new();
+	struct evbuffer *received = evbuffer_new();
+	json_t *reply = json_pack("{s:{}}", "parameters");
+	int fds[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	evbuffer_add(output, "queued", 6);
+	assert_int_equal(vl_evbuffer_send(output, fds[0], reply), 0);
+	read_available(fds[1], received);
+	assert_int_equal(evbuffer_get_length(received), 0);
+	assert_memory_equal(evbuffer_pullup(output, 6), "queued", 6);
+	evbuffer_drain(output, 6);
+	assert_holds_message(output, reply);
+
+	json_decref(reply);
+	evbuffer_free(received);
+	evbuffer_free(output);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* A message larger than the socket buffer: the rest waits in output. */
+static void
+evbuffer_send_queues_rest(void **state)
+{
+	struct evbuffer *output = evbuffer_new();
+	struct evbuffer *received = evbuffer_new();
+	char *text = malloc(512 * 1024);
+	int size = 4096;
+	json_t *reply;
+	int fds[2];
+
+	assert_non_null(text);
+	memset(text, 'x', 512 * 1024);
+	reply = json_pack("{s:{s:s%}}", "parameters", "data", text,
+			  (size_t)512 * 1024);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	assert_int_equal(
+		setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)),
+		0);
+	assert_int_equal(vl_evbuffer_send(output, fds[0], reply), 0);
+	assert_true(evbuffer_get_length(output) > 0);
+	read_available(fds[1], received);
+	assert_true(evbuffer_get_length(received) > 0);
+	evbuffer_add_buffer(received, output);
+	assert_holds_message(received, reply);
+
+	json_decref(reply);
+	free(text);
+	evbuffer_free(received);
+	evbuffer_free(output);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* A failed send leaves the whole message queued for the next write. */
+static void
+evbuffer_send_to_closed_peer(void **state)
+{
+	struct evbuffer *output = evbuffer_new();
+	json_t *reply = json_pack("{s:{}}", "parameters");
+	int fds[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	close(fds[1]);
+	assert_int_equal(vl_evbuffer_send(output, fds[0], reply), 0);
+	assert_holds_message(output, reply);
+
+	json_decref(reply);
+	evbuffer_free(output);
+	close(fds[0]);
 }
 
 static void
@@ -471,6 +769,7 @@ main(void)
 		cmocka_unit_test(oversized_single_read_rejected),
 		cmocka_unit_test(invalid_utf8_rejected),
 		cmocka_unit_test(valid_utf8_accepted),
+		cmocka_unit_test(utf8_checked_at_every_offset),
 		cmocka_unit_test(invalid_json_rejected),
 		cmocka_unit_test(non_object_rejected),
 		cmocka_unit_test(nesting_bound),
@@ -480,7 +779,16 @@ main(void)
 		cmocka_unit_test(call_flags_read),
 		cmocka_unit_test(reply_fields_checked),
 		cmocka_unit_test(encode_round_trip),
+		cmocka_unit_test(encode_matches_jansson),
+		cmocka_unit_test(encode_rejects_invalid_utf8),
+		cmocka_unit_test(encode_size_limit),
+		cmocka_unit_test(encode_depth_limit),
 		cmocka_unit_test(evbuffer_split_at_every_byte),
+		cmocka_unit_test(evbuffer_scan_one_byte_per_read),
+		cmocka_unit_test(evbuffer_send_writes_directly),
+		cmocka_unit_test(evbuffer_send_keeps_order),
+		cmocka_unit_test(evbuffer_send_queues_rest),
+		cmocka_unit_test(evbuffer_send_to_closed_peer),
 		cmocka_unit_test(evbuffer_oversized_rejected),
 		cmocka_unit_test(evbuffer_add_appends_nul),
 	};

@@ -217,7 +217,9 @@ codes(unsigned reasons, char *buffer, size_t size)
 	return buffer;
 }
 
-/* Runs a request and returns the reasons for one leaf's identity. */
+/* Runs a request and returns the reasons for one leaf's identity. It
+ * also checks that cp_match_identity judges every identity as cp_match
+ * does. */
 static unsigned
 reasons_for(const char *leaf, const struct cp_match_request *request)
 {
@@ -227,9 +229,13 @@ reasons_for(const char *leaf, const struct cp_match_request *request)
 	unsigned reasons = ~0u;
 
 	assert_int_equal(n, N_LEAVES);
-	for (ssize_t i = 0; i < n; i++)
+	for (ssize_t i = 0; i < n; i++) {
+		assert_int_equal(cp_match_identity(pki_store, request,
+						   verdicts[i].identity),
+				 verdicts[i].reasons);
 		if (strcmp(cp_identity_id(verdicts[i].identity), id) == 0)
 			reasons = verdicts[i].reasons;
+	}
 	free(verdicts);
 	return reasons;
 }
