@@ -325,7 +325,7 @@ unlock(struct cp_broker *broker, struct dialog *dialog,
 	if (tries_left < 0)
 		tries_left =
 			CP_PASSPHRASE_TRIES_MAX - dialog->wrong_passphrases;
-	log_notice("wrong passphrase for identity '%.100s'; %d tries left",
+	log_notice("wrong passphrase for identity '%.100s'; tries left: %d",
 		   cp_identity_label(identity), tries_left);
 	if (tries_left <= 0) {
 		fail_dialog(broker, dialog, "Cancelled",
@@ -404,7 +404,7 @@ choose_done(const struct cp_picker_result *result, void *arg)
 	struct cp_broker *broker =
 		TAILQ_FIRST(&dialog->requests)->client->broker;
 	json_t *p = result->parameters;
-	char reason[300];
+	char reason[400];
 
 	dialog->choose = NULL;
 	if (result->failure) {
@@ -426,7 +426,10 @@ choose_done(const struct cp_picker_result *result, void *arg)
 	}
 	if (strcmp(result->error, "org.certpick.Picker.DisplayUnavailable") ==
 	    0)
-		snprintf(reason, sizeof(reason), "no display: %.200s",
+		snprintf(reason, sizeof(reason),
+			 "no display: %.200s; restart certpickd with DISPLAY "
+			 "or WAYLAND_DISPLAY set, because the picker inherits "
+			 "its environment",
 			 json_string_value(json_object_get(p, "reason")));
 	else
 		snprintf(reason, sizeof(reason),

@@ -124,7 +124,8 @@ bool broker_identity_eligible(struct cp_broker *broker,
 			      const struct server_request *request,
 			      const struct cp_identity *identity);
 
-/* Normalizes a host name in place; returns false when it is not valid. */
+/* Normalizes a host name in place with cp_host_normalize (text.h);
+ * returns false when it is not valid. */
 bool broker_normalize_host(char *host);
 
 /* Reads the server certificate's names for the dialog. Returns 0, or -1

@@ -282,6 +282,19 @@ method_watch_decisions(struct cp_call *call, json_t *parameters, void *data)
 		cp_call_error(call, VL_ERROR_EXPECTED_MORE, NULL);
 		return;
 	}
+	/* Replies go out in call order and a subscription never ends, so a
+	 * second one on the connection would never reply; its messages
+	 * would pile up in certpickd instead. */
+	LIST_FOREACH(watcher, &client->broker->watchers, link)
+	{
+		if (watcher->client != client)
+			continue;
+		cp_call_agent_error(call, "LimitReached",
+				    json_pack("{s:s, s:i}", "limit",
+					      "subscriptions-per-connection",
+					      "max", 1));
+		return;
+	}
 	watcher = calloc(1, sizeof(*watcher));
 	if (!watcher) {
 		cp_call_agent_error(call, "Cancelled",

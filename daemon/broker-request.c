@@ -3,7 +3,6 @@
  * requests into one dialog. */
 #include "broker-internal.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,27 +25,7 @@
 bool
 broker_normalize_host(char *host)
 {
-	size_t len = strlen(host);
-
-	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
-		memmove(host, host + 1, len - 2);
-		len -= 2;
-		host[len] = '\0';
-	}
-	if (len > 1 && host[len - 1] == '.')
-		host[--len] = '\0';
-	if (len == 0 || len > CP_HOST_MAX)
-		return false;
-	for (char *p = host; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		/* Names travel in their ASCII form (IDNA A-labels); colons
-		 * and '%' appear in IPv6 addresses and their zones. */
-		if (!isalnum(c) && !strchr("-._:%", c))
-			return false;
-		*p = (char)tolower(c);
-	}
-	return true;
+	return cp_host_normalize(host);
 }
 
 /* Appends len bytes to the request's CA names. */

@@ -25,6 +25,7 @@
 #include "certpick.h"
 #include "cli.h"
 #include "connect-parse.h"
+#include "io.h"
 
 /* Exit codes of certpick connect, above the shared ones. */
 enum {
@@ -44,6 +45,7 @@ struct run {
 	struct cp_connect_target target;
 	struct certpick_options options;
 	const char *cert_file;
+	const char *ca_file; /* --ca-file, or NULL for the system's store */
 	bool verbose;
 	bool include;
 	bool timing; /* --count was given */
@@ -265,6 +267,7 @@ static void
 print_http_error(const struct run *run, SSL *ssl)
 {
 	const char *label = certpick_ssl_sent_label(ssl);
+	bool ipv6 = strchr(run->target.host, ':') != NULL;
 	char sent[300];
 
 	if (run->cert_file)
@@ -276,9 +279,10 @@ print_http_error(const struct run *run, SSL *ssl)
 	else
 		snprintf(sent, sizeof(sent), "no client certificate was sent");
 	fprintf(stderr,
-		"certpick connect: %s:%s returned HTTP status %d%s%s; "
+		"certpick connect: %s%s%s:%s returned HTTP status %d%s%s; "
 		"%s\n",
-		run->target.host, run->target.port, run->http_status,
+		ipv6 ? "[" : "", run->target.host, ipv6 ? "]" : "",
+		run->target.port, run->http_status,
 		run->http_reason[0] ? " " : "", run->http_reason, sent);
 }
 
@@ -342,22 +346,6 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	finish(run, EXIT_NETWORK);
 }
 
-static int
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Moves what arrived to stdout, unless only the rate is wanted. */
 static void
 drain_to_stdout(struct run *run, struct evbuffer *input)
@@ -366,7 +354,8 @@ drain_to_stdout(struct run *run, struct evbuffer *input)
 	int n;
 
 	while ((n = evbuffer_remove(input, chunk, sizeof(chunk))) > 0)
-		if (!run->timing && write_all(STDOUT_FILENO, chunk, (size_t)n))
+		if (!run->timing &&
+		    cp_write_all(STDOUT_FILENO, chunk, (size_t)n))
 			break;
 }
 
@@ -439,17 +428,19 @@ static void
 send_request(struct run *run)
 {
 	struct evbuffer *output = bufferevent_get_output(run->bev);
+	bool ipv6 = strchr(run->target.host, ':') != NULL;
 
 	/* HTTP/1.0, so that the body ends when the server closes and never
-	 * comes chunked. */
-	evbuffer_add_printf(output,
-			    "GET %s HTTP/1.0\r\nHost: %s%s%s\r\n"
-			    "User-Agent: certpick/%s\r\nAccept: */*\r\n\r\n",
-			    run->target.path, run->target.host,
-			    strcmp(run->target.port, "443") ? ":" : "",
-			    strcmp(run->target.port, "443") ? run->target.port
-							    : "",
-			    CERTPICK_VERSION);
+	 * comes chunked. Host takes an IPv6 address in brackets, as a URL
+	 * does, and nginx returns 400 for one without them. */
+	evbuffer_add_printf(
+		output,
+		"GET %s HTTP/1.0\r\nHost: %s%s%s%s%s\r\n"
+		"User-Agent: certpick/%s\r\nAccept: */*\r\n\r\n",
+		run->target.path, ipv6 ? "[" : "", run->target.host,
+		ipv6 ? "]" : "", strcmp(run->target.port, "443") ? ":" : "",
+		strcmp(run->target.port, "443") ? run->target.port : "",
+		CERTPICK_VERSION);
 	run->head = evbuffer_new();
 	run->head_done = false;
 	run->http_status = 0;
@@ -524,6 +515,28 @@ start_stream(struct run *run)
 		end_stdin(run);
 }
 
+/* The start of libcertpick's message for a failed server verification. */
+#define VERIFY_FAILED "cannot verify the certificate of "
+
+/* Says what to do when the server's certificate chain was not trusted. A
+ * name or address mismatch (OpenSSL's "hostname mismatch") needs no CA. */
+static void
+print_verify_hint(const struct run *run, const char *message)
+{
+	if (strstr(message, "mismatch"))
+		return;
+	if (run->ca_file)
+		fprintf(stderr,
+			"certpick connect: check that %s contains the CA "
+			"certificates that issued the server's certificate\n",
+			run->ca_file);
+	else
+		fprintf(stderr,
+			"certpick connect: the system's trust store does not "
+			"contain the server's CA; give its CA certificates "
+			"with --ca-file PEM\n");
+}
+
 static void
 on_connected(struct bufferevent *bev, int status, const char *message,
 	     void *arg)
@@ -533,6 +546,8 @@ on_connected(struct bufferevent *bev, int status, const char *message,
 
 	if (status != CERTPICK_OK) {
 		fprintf(stderr, "certpick connect: %s\n", message);
+		if (strncmp(message, VERIFY_FAILED, strlen(VERIFY_FAILED)) == 0)
+			print_verify_hint(run, message);
 		finish(run, exit_code_for(status));
 		return;
 	}
@@ -785,6 +800,7 @@ cmd_connect(int argc, char **argv)
 	if (cp_connect_parse_target(argv[optind], &run.target) < 0)
 		return CP_EXIT_USAGE;
 
+	run.ca_file = ca_file;
 	run.options.host = run.target.host;
 	run.options.port = (unsigned)atoi(run.target.port);
 	run.options.flags = CERTPICK_AUTOSTART;

@@ -11,47 +11,83 @@
 #include "agent.h"
 #include "cli.h"
 #include "log.h"
+#include "text.h"
+#include "varlink.h"
 
 /* Milliseconds to wait for certpickd's reply; these calls never wait for
  * the person. */
 #define CALL_TIMEOUT_MS 10000
 
-/* Calls method on certpickd and returns its reply parameters (a new
- * reference), or NULL after printing why the call failed. */
+/* Prints why certpickd failed a call. An invalid parameter is named with
+ * the value given for it, when it was a string. */
+static void
+print_agent_error(const char *method, json_t *parameters,
+		  const struct cp_agent_reply *reply)
+{
+	const char *member = json_string_value(
+		json_object_get(reply->parameters, "parameter"));
+	const char *given =
+		member ? json_string_value(json_object_get(parameters, member))
+		       : NULL;
+	char *details;
+
+	if (strcmp(reply->error, VL_ERROR_INVALID_PARAMETER) == 0 && given) {
+		char *shown = cp_text_printable(given, strlen(given), 100);
+
+		log_error("invalid %s '%s': certpickd rejects it%s", member,
+			  shown ? shown : "?",
+			  strcmp(member, "host") == 0
+				  ? "; give a host name or an IP address, "
+				    "without empty labels as in 'a..b'"
+				  : "");
+		free(shown);
+		return;
+	}
+	details = json_dumps(reply->parameters, JSON_COMPACT);
+	log_error("certpickd answered %s with the error %s %.300s", method,
+		  reply->error, details ? details : "");
+	free(details);
+}
+
+/* Calls method (its short name) on certpickd and returns its reply
+ * parameters (a new reference), checked against org.certpick.Agent, or
+ * NULL after printing why the call failed. Takes parameters. */
 static json_t *
 call_agent(const char *method, json_t *parameters)
 {
 	struct cp_agent_reply reply;
-	char err[512];
-	json_t *result;
+	char full[64], err[512];
+	json_t *result = NULL;
 	int fd;
 
+	snprintf(full, sizeof(full), "org.certpick.Agent.%s", method);
 	fd = cp_agent_connect(true, err, sizeof(err));
 	if (fd < 0) {
-		json_decref(parameters);
 		log_error("%s", err);
-		return NULL;
+		goto out;
 	}
-	if (cp_agent_call(fd, method, parameters, CALL_TIMEOUT_MS, &reply, err,
+	if (cp_agent_call(fd, full, parameters, CALL_TIMEOUT_MS, &reply, err,
 			  sizeof(err)) < 0) {
-		json_decref(parameters);
 		close(fd);
 		log_error("%s", err);
-		return NULL;
+		goto out;
 	}
-	json_decref(parameters);
 	close(fd);
-	if (reply.error) {
-		char *details = json_dumps(reply.parameters, JSON_COMPACT);
 
-		log_error("certpickd returned %s for %s %s", reply.error,
-			  reply.error, details ? details : "");
-		free(details);
-		cp_agent_reply_clear(&reply);
-		return NULL;
-	}
-	result = json_incref(reply.parameters);
+	/* Something else may listen on CERTPICK_SOCKET, or a certpickd of
+	 * another version. */
+	if (cp_agent_check_reply(method, reply.error, reply.parameters, err,
+				 sizeof(err)) < 0)
+		log_error("%s; is CERTPICK_SOCKET the socket of a certpickd of "
+			  "this version?",
+			  err);
+	else if (reply.error)
+		print_agent_error(method, parameters, &reply);
+	else
+		result = json_incref(reply.parameters);
 	cp_agent_reply_clear(&reply);
+out:
+	json_decref(parameters);
 	return result;
 }
 
@@ -65,24 +101,39 @@ decisions_usage(FILE *out)
 		     "Decision objects\n");
 }
 
+/* Returns a member of a decision as text fit for a terminal: certpickd
+ * passes on labels and hosts, which could hold escape sequences. */
+static char *
+printable_member(json_t *decision, const char *key)
+{
+	const char *text = json_string_value(json_object_get(decision, key));
+
+	return text ? cp_text_printable(text, strlen(text), 300) : NULL;
+}
+
 static void
 print_decision(json_t *decision)
 {
-	const char *host = json_string_value(json_object_get(decision, "host"));
+	char *host = printable_member(decision, "host");
+	char *label = printable_member(decision, "label");
+	char *id = printable_member(decision, "id");
+	char *scope = printable_member(decision, "scope");
+	char *created = printable_member(decision, "created");
 	json_int_t port = json_integer_value(json_object_get(decision, "port"));
-	const char *label =
-		json_string_value(json_object_get(decision, "label"));
-	const char *id = json_string_value(json_object_get(decision, "id"));
-	char server[300];
+	bool ipv6 = host && strchr(host, ':');
+	char server[320];
 
-	snprintf(server, sizeof(server), "%s%s%s:%lld",
-		 strchr(host, ':') ? "[" : "", host,
-		 strchr(host, ':') ? "]" : "", (long long)port);
-	printf("%-32s %-8s %-20s %s%s%.16s%s\n", server,
-	       json_string_value(json_object_get(decision, "scope")),
-	       json_string_value(json_object_get(decision, "created")),
-	       id ? label : "(no certificate)", id ? " (" : "", id ? id : "",
-	       id ? "...)" : "");
+	snprintf(server, sizeof(server), "%s%s%s:%lld", ipv6 ? "[" : "",
+		 host ? host : "?", ipv6 ? "]" : "", (long long)port);
+	printf("%-32s %-8s %-20s %s%s%.16s%s\n", server, scope ? scope : "?",
+	       created ? created : "?",
+	       id ? (label ? label : "") : "(no certificate)", id ? " (" : "",
+	       id ? id : "", id ? "...)" : "");
+	free(host);
+	free(label);
+	free(id);
+	free(scope);
+	free(created);
 }
 
 int
@@ -115,7 +166,7 @@ cmd_decisions(int argc, char **argv)
 		decisions_usage(stderr);
 		return CP_EXIT_USAGE;
 	}
-	reply = call_agent("org.certpick.Agent.ListDecisions", NULL);
+	reply = call_agent("ListDecisions", NULL);
 	if (!reply)
 		return CP_EXIT_FAILURE;
 	list = json_object_get(reply, "decisions");
@@ -158,6 +209,12 @@ parse_server(const char *text)
 	const char *port_text = NULL;
 	long port = -1;
 
+	if (strstr(text, "://")) {
+		log_error("invalid server '%.100s': give HOST or HOST:PORT, "
+			  "not a URL",
+			  text);
+		return NULL;
+	}
 	if (text[0] == '[') {
 		const char *end = strchr(text, ']');
 
@@ -236,7 +293,7 @@ cmd_forget(int argc, char **argv)
 		all ? json_pack("{s:b}", "all", 1) : parse_server(argv[optind]);
 	if (!parameters)
 		return CP_EXIT_USAGE;
-	reply = call_agent("org.certpick.Agent.ForgetDecisions", parameters);
+	reply = call_agent("ForgetDecisions", parameters);
 	if (!reply)
 		return CP_EXIT_FAILURE;
 	count = json_integer_value(json_object_get(reply, "forgotten"));

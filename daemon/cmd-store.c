@@ -697,7 +697,10 @@ cmd_match(int argc, char **argv)
 			match_usage(stderr);
 			r = CP_EXIT_USAGE;
 		} else if (parse_match_option(&options, c, optarg) < 0) {
-			r = CP_EXIT_USAGE;
+			/* A CA file that cannot be read or contains no CA
+			 * name fails as a file does for import. */
+			r = c == 'c' || c == 'd' ? CP_EXIT_FAILURE
+						 : CP_EXIT_USAGE;
 		}
 	}
 	if (r == CP_EXIT_OK && optind != argc) {

@@ -45,6 +45,10 @@
 #define CP_PICKER_IDLE_SECONDS 300
 #define CP_PICKER_EXIT_SECONDS 5
 
+/* Seconds that the picker gets to answer Close. It needs no person for
+ * that, so a picker that takes longer has hung and is stopped. */
+#define CP_PICKER_CLOSE_SECONDS 5
+
 /* Maximum length of a host name (253 characters in text form, from the
  * 255-octet limit of RFC 1035) and of a parent window handle in a
  * Select. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,19 @@
 #include <unistd.h>
 
 #include "daemon-limits.h"
+#include "io.h"
 #include "log.h"
+#include "store.h"
+#include "text.h"
 
 /* The version member of decisions.json; a file of another version is
  * treated as invalid rather than misread. */
 #define DECISIONS_FILE_VERSION 1
+
+/* The largest decisions file read. It holds about 80,000 decisions, far
+ * more servers than a person answers for, and json_loadb needs several
+ * times the file's size in memory. */
+#define DECISIONS_FILE_MAX (16 * 1024 * 1024)
 
 struct cp_decisions {
 	char *path;
@@ -51,6 +60,13 @@ cp_decisions_default_path(char *buffer, size_t size, char *err, size_t err_size)
 	const char *home = getenv("HOME");
 	int n;
 
+	/* Without HOME, the home directory of the user, as the identity
+	 * store finds it. */
+	if (!home || home[0] != '/') {
+		struct passwd *pw = getpwuid(getuid());
+
+		home = pw ? pw->pw_dir : NULL;
+	}
 	/* The XDG Base Directory specification ignores relative paths. */
 	if (state && state[0] == '/')
 		n = snprintf(buffer, size, "%s/certpick/decisions.json", state);
@@ -60,7 +76,8 @@ cp_decisions_default_path(char *buffer, size_t size, char *err, size_t err_size)
 	else {
 		snprintf(err, err_size,
 			 "cannot find the decisions file: neither "
-			 "XDG_STATE_HOME nor HOME is an absolute path");
+			 "XDG_STATE_HOME nor HOME is an absolute path, and the "
+			 "user has no home directory; set XDG_STATE_HOME");
 		return -1;
 	}
 	if (n < 0 || (size_t)n >= size) {
@@ -119,47 +136,144 @@ valid_id(const char *id)
 	return true;
 }
 
-/* Reads one entry of the file. Returns NULL, or the reason it is invalid. */
+static const char out_of_memory[] = "out of memory";
+
+/* Reads one entry of the file into a new decision. Sets *normalized when
+ * its host was not written as certpickd compares hosts. Returns NULL, or
+ * the reason the entry is invalid. */
 static const char *
-load_entry(struct cp_decisions *decisions, json_t *entry)
+load_entry(struct cp_decisions *decisions, json_t *entry, bool *normalized)
 {
 	const char *host, *id, *label, *created;
 	struct cp_decision *d;
 	json_int_t port;
 	time_t when;
+	char *normal;
 
 	if (json_unpack(entry, "{s:s, s:I, s:s, s:s, s:s !}", "host", &host,
 			"port", &port, "id", &id, "label", &label, "created",
 			&created) < 0)
-		return "an entry lacks a member, has one of the wrong type, "
-		       "or has an unknown one";
-	if (!*host || strlen(host) > CP_HOST_MAX)
-		return "an entry has an invalid host";
+		return "it lacks a member, has one of the wrong type, or has "
+		       "an unknown one";
 	if (port < 1 || port > 65535)
-		return "an entry has a port outside 1-65535";
+		return "its port is outside 1-65535";
 	if (!valid_id(id))
-		return "an entry has an id that is not 64 lowercase hex digits";
+		return "its id is not 64 lowercase hex digits";
+	if (strlen(label) > CP_LABEL_MAX ||
+	    !cp_utf8_printable(label, strlen(label)))
+		return "its label is longer than 256 bytes or has control "
+		       "characters";
 	if (!parse_time(created, &when))
-		return "an entry has a creation time that is not RFC 3339 UTC";
-	if (cp_decisions_find(decisions, host, (int)port))
-		return "two entries have the same host and port";
+		return "its creation time is not RFC 3339 UTC";
+	normal = strdup(host);
+	if (!normal)
+		return out_of_memory;
+	if (!cp_host_normalize(normal)) {
+		free(normal);
+		return "its host is not a valid host name or address";
+	}
+	*normalized = strcmp(normal, host) != 0;
 
 	d = decision_append(decisions);
-	if (!d)
-		return "out of memory";
-	d->host = strdup(host);
+	if (!d) {
+		free(normal);
+		return out_of_memory;
+	}
+	d->host = normal;
 	d->port = (int)port;
 	d->id = strdup(id);
 	d->label = strdup(label);
 	d->scope = CP_SCOPE_ALWAYS;
 	d->created = when;
-	if (!d->host || !d->id || !d->label)
-		return "out of memory";
+	if (!d->id || !d->label)
+		return out_of_memory;
 	return NULL;
 }
 
+/* What loading found wrong with the entries of a file that is otherwise
+ * valid. */
+struct load_report {
+	const char *path;
+	size_t *entry_of; /* the entry in the file of each decision */
+	size_t skipped;	  /* entries left out */
+	size_t rewritten; /* entries whose host was normalized */
+};
+
+/* Warnings about single entries, beyond which they are only counted. */
+#define ENTRY_WARNINGS_MAX 10
+
+static void
+skip_entry(struct load_report *report, size_t index, const char *why)
+{
+	if (report->skipped++ < ENTRY_WARNINGS_MAX)
+		log_warning("the decisions file '%s': ignoring entry %zu: %s",
+			    report->path, index, why);
+}
+
+static int
+compare_server(const struct cp_decision *x, const struct cp_decision *y)
+{
+	int c = strcmp(x->host, y->host);
+
+	return c ? c : (x->port > y->port) - (x->port < y->port);
+}
+
+static int
+compare_positions(const void *a, const void *b, void *arg)
+{
+	const struct cp_decisions *decisions = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = compare_server(&decisions->items[x], &decisions->items[y]);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+/* Leaves out every decision for a host and port that an earlier entry
+ * already has. Sorting finds them without comparing every pair, which took
+ * seconds for a file of tens of thousands of entries. Returns -1 when out
+ * of memory. */
+static int
+drop_duplicates(struct cp_decisions *decisions, struct load_report *report)
+{
+	size_t n = decisions->n, kept = 0;
+	size_t *order = malloc((n ? n : 1) * sizeof(*order));
+	bool *duplicate = calloc(n ? n : 1, sizeof(*duplicate));
+
+	if (!order || !duplicate) {
+		free(order);
+		free(duplicate);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), compare_positions, decisions);
+	for (size_t i = 1; i < n; i++) {
+		const struct cp_decision *d = &decisions->items[order[i]];
+
+		if (compare_server(&decisions->items[order[i - 1]], d) != 0)
+			continue;
+		duplicate[order[i]] = true;
+		skip_entry(report, report->entry_of[order[i]],
+			   "an earlier entry has the same host and port");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (duplicate[i])
+			decision_clear(&decisions->items[i]);
+		else
+			decisions->items[kept++] = decisions->items[i];
+	}
+	decisions->n = kept;
+	free(order);
+	free(duplicate);
+	return 0;
+}
+
+/* Loads the entries of a parsed file. Returns NULL, or the reason that the
+ * whole file is invalid; an invalid entry is left out and counted in
+ * report. */
 static const char *
-load_json(struct cp_decisions *decisions, json_t *root)
+load_json(struct cp_decisions *decisions, json_t *root,
+	  struct load_report *report)
 {
 	json_t *list, *entry;
 	json_int_t version;
@@ -172,29 +286,76 @@ load_json(struct cp_decisions *decisions, json_t *root)
 		return "the version is not 1";
 	if (!json_is_array(list))
 		return "\"decisions\" is not an array";
+	report->entry_of =
+		malloc((json_array_size(list) ? json_array_size(list) : 1) *
+		       sizeof(*report->entry_of));
+	if (!report->entry_of)
+		return out_of_memory;
 	json_array_foreach(list, i, entry)
 	{
-		const char *why = load_entry(decisions, entry);
+		bool normalized = false;
+		const char *why = load_entry(decisions, entry, &normalized);
 
-		if (why)
+		if (why == out_of_memory)
 			return why;
+		if (why) {
+			skip_entry(report, i, why);
+			continue;
+		}
+		report->entry_of[decisions->n - 1] = i;
+		report->rewritten += normalized;
 	}
+	if (drop_duplicates(decisions, report) < 0)
+		return out_of_memory;
+	if (report->skipped > ENTRY_WARNINGS_MAX)
+		log_warning(
+			"the decisions file '%s': ignoring %zu more invalid "
+			"entries",
+			report->path, report->skipped - ENTRY_WARNINGS_MAX);
 	return NULL;
 }
 
-/* Renames an invalid file out of the way so that it is kept for the person
- * to inspect and is not overwritten by the next save. */
-static int
-move_aside(const char *path, const char *why, char *err, size_t err_size)
+/* Writes the name for a copy of an invalid file, PATH.corrupt-TIMESTAMP,
+ * with "-N" added for the Nth copy within the same second. */
+static void
+aside_name(const char *path, int attempt, char *aside, size_t size)
 {
-	char aside[PATH_MAX], stamp[32];
-	struct tm tm;
+	char stamp[32];
 	time_t now = time(NULL);
+	struct tm tm;
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(aside, sizeof(aside), "%s.corrupt-%s", path, stamp);
-	if (rename(path, aside) < 0) {
+	if (attempt == 0)
+		snprintf(aside, size, "%s.corrupt-%s", path, stamp);
+	else
+		snprintf(aside, size, "%s.corrupt-%s-%d", path, stamp, attempt);
+}
+
+/* Copies of invalid files made within one second, at most. */
+#define ASIDE_ATTEMPTS_MAX 100
+
+/* Renames an invalid file out of the way so that it is kept for the person
+ * to inspect and is not overwritten by the next save. An earlier copy is
+ * never replaced. */
+static int
+move_aside(const char *path, const char *why, char *err, size_t err_size)
+{
+	char aside[PATH_MAX];
+	int r = -1;
+
+	for (int attempt = 0; r < 0 && attempt < ASIDE_ATTEMPTS_MAX;
+	     attempt++) {
+		aside_name(path, attempt, aside, sizeof(aside));
+		r = renameat2(AT_FDCWD, path, AT_FDCWD, aside,
+			      RENAME_NOREPLACE);
+		/* A file system without RENAME_NOREPLACE. */
+		if (r < 0 && errno == EINVAL && access(aside, F_OK) < 0)
+			r = rename(path, aside);
+		if (r < 0 && errno != EEXIST)
+			break;
+	}
+	if (r < 0) {
 		snprintf(err, err_size,
 			 "the decisions file '%s' is invalid (%s) and cannot "
 			 "be moved aside: %s; move or delete it",
@@ -207,15 +368,126 @@ move_aside(const char *path, const char *why, char *err, size_t err_size)
 	return 0;
 }
 
+/* Writes a copy of a file's content next to it, under a name from
+ * aside_name. Returns 0, or -1 with errno set. */
+static int
+keep_copy(const char *path, const char *data, size_t len, char *aside,
+	  size_t aside_size)
+{
+	int fd = -1;
+
+	for (int attempt = 0; fd < 0 && attempt < ASIDE_ATTEMPTS_MAX;
+	     attempt++) {
+		aside_name(path, attempt, aside, aside_size);
+		fd = open(aside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	if (fd < 0)
+		return -1;
+	if (cp_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int saved = errno;
+
+		close(fd);
+		unlink(aside);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
+static int save(struct cp_decisions *decisions, char *err, size_t err_size);
+
+/* Rewrites a file from which entries were left out or normalized, after
+ * keeping a copy of it for the person. Failing that, the file stays as it
+ * is until the next change. */
+static void
+rewrite_loaded(struct cp_decisions *decisions, const char *data, size_t len,
+	       const struct load_report *report)
+{
+	char aside[PATH_MAX], err[512];
+
+	if (report->skipped) {
+		if (keep_copy(decisions->path, data, len, aside,
+			      sizeof(aside)) < 0) {
+			log_warning("cannot keep a copy of the decisions file "
+				    "'%s': %s; the %zu entries it ignored are "
+				    "lost at the next change",
+				    decisions->path, strerror(errno),
+				    report->skipped);
+			return;
+		}
+		log_warning("the decisions file '%s': ignored %zu invalid "
+			    "entries, kept %zu decisions; the whole file is "
+			    "copied to '%s'",
+			    decisions->path, report->skipped, decisions->n,
+			    aside);
+	}
+	if (report->rewritten)
+		log_info("the decisions file '%s': wrote %zu hosts in "
+			 "normal form (lowercase, without a trailing dot)",
+			 decisions->path, report->rewritten);
+	if (save(decisions, err, sizeof(err)) < 0)
+		log_warning("%s", err);
+}
+
+/* Reads the whole file into *data. Returns NULL, or the reason it is not
+ * a decisions file (too large, not a regular file), or sets *error to the
+ * errno of a failed read. */
+static const char *
+read_decisions_file(int fd, char **data, size_t *len, int *error)
+{
+	struct stat st;
+	size_t done = 0;
+
+	*data = NULL;
+	*error = 0;
+	if (fstat(fd, &st) < 0) {
+		*error = errno;
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode))
+		return "it is not a regular file";
+	if (st.st_size > DECISIONS_FILE_MAX)
+		return "it is larger than 16 MiB";
+	*data = malloc((size_t)st.st_size + 1);
+	if (!*data) {
+		*error = ENOMEM;
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n =
+			read(fd, *data + done, (size_t)st.st_size + 1 - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error = errno;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+		/* The file grew while it was read. */
+		if (done > (size_t)st.st_size)
+			return "it changed while it was read";
+	}
+	*len = done;
+	return NULL;
+}
+
 int
 cp_decisions_open(const char *path, struct cp_decisions **out, char *err,
 		  size_t err_size)
 {
 	struct cp_decisions *decisions = calloc(1, sizeof(*decisions));
+	struct load_report report = {.path = path};
+	char *data = NULL, reason[200];
+	json_t *root = NULL;
 	json_error_t error;
 	const char *why;
-	json_t *root;
-	FILE *f;
+	size_t len = 0;
+	int fd, read_error;
 
 	*out = NULL;
 	if (!decisions || !(decisions->path = strdup(path))) {
@@ -223,37 +495,55 @@ cp_decisions_open(const char *path, struct cp_decisions **out, char *err,
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	f = fopen(path, "re");
-	if (!f && errno == ENOENT) {
+	/* O_NONBLOCK: opening a FIFO put there would wait for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT) {
 		*out = decisions;
 		return 0;
 	}
-	if (!f) {
+	why = fd < 0 ? NULL : read_decisions_file(fd, &data, &len, &read_error);
+	if (fd < 0 || (!why && read_error)) {
 		snprintf(err, err_size,
 			 "cannot read the decisions file '%s': %s", path,
-			 strerror(errno));
+			 strerror(fd < 0 ? errno : read_error));
+		if (fd >= 0)
+			close(fd);
+		free(data);
 		cp_decisions_free(decisions);
 		return -1;
 	}
-	root = json_loadf(f, JSON_REJECT_DUPLICATES, &error);
-	fclose(f);
+	close(fd);
 
-	why = root ? load_json(decisions, root) : error.text;
+	if (!why) {
+		root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &error);
+		why = root ? load_json(decisions, root, &report) : error.text;
+	}
+	/* The reason may point into the loaded JSON, which goes below. */
+	snprintf(reason, sizeof(reason), "%s", why ? why : "");
 	json_decref(root);
+	free(report.entry_of);
+	if (why == out_of_memory) {
+		snprintf(err, err_size,
+			 "out of memory reading the decisions file '%s'", path);
+		free(data);
+		cp_decisions_free(decisions);
+		return -1;
+	}
 	if (why) {
-		char reason[200];
-
-		/* The reason may point into the loaded JSON, which is gone
-		 * after the cleanup below. */
-		snprintf(reason, sizeof(reason), "%s", why);
 		for (size_t i = 0; i < decisions->n; i++)
 			decision_clear(&decisions->items[i]);
 		decisions->n = 0;
+		free(data);
 		if (move_aside(path, reason, err, err_size) < 0) {
 			cp_decisions_free(decisions);
 			return -1;
 		}
+		*out = decisions;
+		return 0;
 	}
+	if (report.skipped || report.rewritten)
+		rewrite_loaded(decisions, data, len, &report);
+	free(data);
 	log_debug("loaded %zu decisions from '%s'", decisions->n, path);
 	*out = decisions;
 	return 0;
@@ -305,22 +595,6 @@ decision_to_json(const struct cp_decision *d, bool with_scope)
 	return object;
 }
 
-static int
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Serializes value into a buffer from malloc. json_dumps would allocate
  * with the wiping allocator that certpickd installs, which free() must not
  * release. */
@@ -368,8 +642,8 @@ save(struct cp_decisions *decisions, char *err, size_t err_size)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		goto fail_errno;
-	if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) ||
-	    fsync(fd) < 0 || close(fd) < 0) {
+	if (cp_write_all(fd, text, strlen(text)) < 0 ||
+	    cp_write_all(fd, "\n", 1) || fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;
 		unlink(tmp);
 		goto fail_errno;

@@ -33,9 +33,14 @@ int cp_decisions_default_path(char *buffer, size_t size, char *err,
 			      size_t err_size);
 
 /* Loads the "always" decisions from path, which may be missing. A file
- * that is not valid is renamed to PATH.corrupt-TIMESTAMP with a warning,
- * and the decisions start empty. Returns 0, or -1 with a message in err
- * when the file exists but cannot be read or moved aside. */
+ * that is not valid as a whole (not a regular file of at most 16 MiB, not
+ * JSON, another version) is renamed to PATH.corrupt-TIMESTAMP with a
+ * warning, and the decisions start empty. An invalid entry (a member
+ * missing or out of range, an invalid host, a second entry for the same
+ * host and port) is left out with a warning: the file is then copied to
+ * PATH.corrupt-TIMESTAMP and rewritten with the other entries, their hosts
+ * normalized. Returns 0, or -1 with a message in err when the file exists
+ * but cannot be read or moved aside. */
 int cp_decisions_open(const char *path, struct cp_decisions **out, char *err,
 		      size_t err_size);
 

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "store-private.h"
+#include "varlink.h"
 
 /* The maximum password length, in bytes. */
 #define PASSWORD_MAX 1024
@@ -267,10 +268,24 @@ ask_password(struct import *im, const char *file, int attempt, char *password)
 }
 
 static int
-keep_password(struct import *im, const char *password, size_t len)
+keep_password(struct import *im, const char *file, const char *password,
+	      size_t len)
 {
 	if (len == 0)
 		return 0;
+	/* The key stays encrypted under this password, and the picker sends
+	 * a passphrase as a JSON string, which holds UTF-8 text without NUL
+	 * bytes: under another password the key could never be unlocked. */
+	if (memchr(password, '\0', len) || !vl_utf8_valid(password, len)) {
+		cp_set_error(im->err, im->err_size,
+			     "the password of %s is not UTF-8 text (or has a "
+			     "NUL byte), so the picker could never send it to "
+			     "unlock the key; give the file a UTF-8 password "
+			     "(openssl pkcs12 or openssl pkcs8 can) and import "
+			     "it again",
+			     file);
+		return -1;
+	}
 	im->password = OPENSSL_secure_malloc(len + 1);
 	if (!im->password)
 		return -1;
@@ -290,8 +305,112 @@ no_password_error(struct import *im, const char *file, int attempt)
 			     file);
 }
 
+/* Completes a message about a file that asks for too much work. */
+static void
+add_export_advice(struct import *im)
+{
+	size_t len = strlen(im->err);
+
+	snprintf(im->err + len, im->err_size - len,
+		 "; export it again with fewer iterations");
+}
+
+/* Nesting of safeContents bags checked, at most; ASN.1 decoding already
+ * bounds it. */
+#define SAFE_CONTENTS_DEPTH_MAX 8
+
+/* Checks the cost of every shrouded key bag, in bags and in the
+ * safeContents bags they nest. */
+static int
+check_bags_cost(struct import *im, const char *file,
+		const STACK_OF(PKCS12_SAFEBAG) *bags, int depth)
+{
+	char what[PATH_MAX + 32];
+
+	snprintf(what, sizeof(what), "a private key in %s", file);
+	for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++) {
+		const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+		const X509_ALGOR *algorithm = NULL;
+
+		switch (PKCS12_SAFEBAG_get_nid(bag)) {
+		case NID_pkcs8ShroudedKeyBag:
+			X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag),
+				      &algorithm, NULL);
+			if (algorithm &&
+			    cp_pbe_check_cost(algorithm, what, im->err,
+					      im->err_size) < 0)
+				return -1;
+			break;
+		case NID_safeContentsBag:
+			if (depth < SAFE_CONTENTS_DEPTH_MAX &&
+			    check_bags_cost(im, file,
+					    PKCS12_SAFEBAG_get0_safes(bag),
+					    depth + 1) < 0)
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Checks, before PKCS12_parse derives any key, that the file's MAC and
+ * encryption stay within CP_KDF_ITERATIONS_MAX, so that a crafted file
+ * cannot stall the import. Encrypted parts are decrypted with password,
+ * once their own cost is checked, to reach the key bags inside; a part
+ * that the password does not decrypt is left to PKCS12_parse, which fails
+ * on it. Returns 0, or -1 with the message in im->err. */
+static int
+check_pkcs12_cost(struct import *im, const char *file, const PKCS12 *p12,
+		  const char *password)
+{
+	const ASN1_INTEGER *mac_iterations = NULL;
+	STACK_OF(PKCS7) *safes;
+	char what[PATH_MAX + 32];
+	int r = 0;
+
+	snprintf(what, sizeof(what), "the MAC of %s", file);
+	PKCS12_get0_mac(NULL, NULL, NULL, &mac_iterations, p12);
+	if (PKCS12_mac_present(p12) &&
+	    cp_kdf_iterations_check(mac_iterations, what, im->err,
+				    im->err_size) < 0) {
+		add_export_advice(im);
+		return -1;
+	}
+	safes = PKCS12_unpack_authsafes(p12);
+	ERR_clear_error();
+	snprintf(what, sizeof(what), "the encrypted content of %s", file);
+	for (int i = 0; r == 0 && i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *safe = sk_PKCS7_value(safes, i);
+		STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+
+		switch (OBJ_obj2nid(safe->type)) {
+		case NID_pkcs7_data:
+			bags = PKCS12_unpack_p7data(safe);
+			break;
+		case NID_pkcs7_encrypted:
+			if (safe->d.encrypted && safe->d.encrypted->enc_data)
+				r = cp_pbe_check_cost(
+					safe->d.encrypted->enc_data->algorithm,
+					what, im->err, im->err_size);
+			if (r == 0)
+				bags = PKCS12_unpack_p7encdata(safe, password,
+							       -1);
+			break;
+		}
+		if (r == 0 && bags)
+			r = check_bags_cost(im, file, bags, 0);
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	}
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	ERR_clear_error();
+	if (r < 0)
+		add_export_advice(im);
+	return r;
+}
+
 /* Opens a PKCS #12 file with a password; NULL and "" try the empty one.
- * Returns 0, 1 when the password is wrong, -1 on another error. */
+ * Returns 0, 1 when the password is wrong, -2 when the file asks for too
+ * much work to open, -1 on another error. */
 static int
 parse_pkcs12(struct import *im, const char *file, PKCS12 *p12,
 	     const char *password)
@@ -302,6 +421,8 @@ parse_pkcs12(struct import *im, const char *file, PKCS12 *p12,
 	const unsigned char *alias;
 	int alias_len = 0;
 
+	if (check_pkcs12_cost(im, file, p12, password) < 0)
+		return -2;
 	if (!PKCS12_parse(p12, password, &key, &certificate, &others)) {
 		unsigned long e = ERR_peek_last_error();
 
@@ -346,7 +467,7 @@ read_pkcs12(struct import *im, const char *file, PKCS12 *p12)
 	/* Without a MAC, or with one under the empty password, the file
 	 * needs no password. A MAC that fails to verify means it needs one. */
 	r = parse_pkcs12(im, file, p12, "");
-	if (r < 0 && !PKCS12_mac_present(p12))
+	if (r == -1 && !PKCS12_mac_present(p12))
 		r = 1; /* contents encrypted under a password, but no MAC */
 	for (int attempt = 0; r == 1 && attempt < PASSWORD_TRIES; attempt++) {
 		im->err[0] = '\0';
@@ -360,7 +481,7 @@ read_pkcs12(struct import *im, const char *file, PKCS12 *p12)
 	}
 	if (r == 1)
 		no_password_error(im, file, PASSWORD_TRIES);
-	if (r == 0 && keep_password(im, password, (size_t)n) < 0)
+	if (r == 0 && keep_password(im, file, password, (size_t)n) < 0)
 		r = -1;
 	OPENSSL_secure_clear_free(password, PASSWORD_MAX);
 	return r == 0 ? 0 : -1;
@@ -593,10 +714,36 @@ unlock_key(struct import *im, const struct encoded_key *key)
 		cp_set_error(im->err, im->err_size,
 			     "cannot decode the private key in %s: %s",
 			     key->file, cp_openssl_reason());
-	if (r == 0 && keep_password(im, password, (size_t)n) < 0)
+	if (r == 0 && keep_password(im, key->file, password, (size_t)n) < 0)
 		r = -1;
 	OPENSSL_secure_clear_free(password, PASSWORD_MAX);
 	return r == 0 ? 0 : -1;
+}
+
+/* Checks the cost of an encrypted PKCS #8 key's PBES2 or PBES1 before
+ * the password is asked for. Traditional PEM encryption derives its key
+ * with a single MD5 pass. */
+static int
+check_key_cost(struct import *im, const struct encoded_key *key)
+{
+	const unsigned char *p = key->der;
+	const X509_ALGOR *algorithm = NULL;
+	char what[PATH_MAX + 32];
+	X509_SIG *encrypted;
+	int r = 0;
+
+	if (key->encoding != KEY_PKCS8_ENCRYPTED)
+		return 0;
+	encrypted = d2i_X509_SIG(NULL, &p, key->der_len);
+	if (!encrypted)
+		return 0; /* decode_key reports it */
+	X509_SIG_get0(encrypted, &algorithm, NULL);
+	snprintf(what, sizeof(what), "the private key in %s", key->file);
+	r = cp_pbe_check_cost(algorithm, what, im->err, im->err_size);
+	X509_SIG_free(encrypted);
+	if (r < 0)
+		add_export_advice(im);
+	return r;
 }
 
 static const char *
@@ -635,6 +782,8 @@ take_key(struct import *im)
 		return 0;
 
 	im->key_file = im->keys[0].file;
+	if (check_key_cost(im, &im->keys[0]) < 0)
+		return -1;
 	if (key_encrypted(&im->keys[0]))
 		return unlock_key(im, &im->keys[0]);
 	if (decode_key(im, &im->keys[0], NULL, 0) == 0)
@@ -681,52 +830,52 @@ self_issued(X509 *certificate)
 	return X509_get_extension_flags(certificate) & EXFLAG_SI;
 }
 
-static bool
-contains(STACK_OF(X509) *certificates, X509 *certificate)
-{
-	for (int i = 0; i < sk_X509_num(certificates); i++)
-		if (X509_cmp(sk_X509_value(certificates, i), certificate) == 0)
-			return true;
-	return false;
-}
-
 /* Orders the certificates that certify the leaf from its issuer up to the
- * root (when present), and leaves out the others. Returns a new stack of
- * borrowed certificates. */
+ * root (when present), at most CP_CHAIN_MAX of them, and leaves out the
+ * others. Returns a new stack of borrowed certificates. */
 static STACK_OF(X509) *
 order_chain(struct import *im, X509 *leaf)
 {
+	int n = sk_X509_num(im->certificates), dropped = 0;
 	STACK_OF(X509) *chain = sk_X509_new_null();
+	bool *taken = calloc(n > 0 ? (size_t)n : 1, sizeof(*taken));
 	X509 *top = leaf;
-	int dropped = 0;
 
-	while (chain && !self_issued(top)) {
-		X509 *issuer = NULL;
+	if (!chain || !taken) {
+		sk_X509_free(chain);
+		free(taken);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++)
+		taken[i] =
+			X509_cmp(sk_X509_value(im->certificates, i), leaf) == 0;
+	while (!self_issued(top) && sk_X509_num(chain) < CP_CHAIN_MAX) {
+		int issuer = -1;
 
-		for (int i = 0; !issuer && i < sk_X509_num(im->certificates);
-		     i++) {
-			X509 *candidate = sk_X509_value(im->certificates, i);
-
-			if (X509_cmp(candidate, leaf) != 0 &&
-			    !contains(chain, candidate) &&
-			    X509_check_issued(candidate, top) == X509_V_OK)
-				issuer = candidate;
-		}
-		if (!issuer || !sk_X509_push(chain, issuer))
+		for (int i = 0; issuer < 0 && i < n; i++)
+			if (!taken[i] &&
+			    X509_check_issued(
+				    sk_X509_value(im->certificates, i), top) ==
+				    X509_V_OK)
+				issuer = i;
+		if (issuer < 0 ||
+		    !sk_X509_push(chain,
+				  sk_X509_value(im->certificates, issuer)))
 			break;
-		top = issuer;
+		top = sk_X509_value(im->certificates, issuer);
+		/* Copies of a certificate in the chain are not left out. */
+		for (int i = 0; i < n; i++)
+			taken[i] |= X509_cmp(sk_X509_value(im->certificates, i),
+					     top) == 0;
 	}
-	for (int i = 0; chain && i < sk_X509_num(im->certificates); i++) {
-		X509 *certificate = sk_X509_value(im->certificates, i);
-
-		if (X509_cmp(certificate, leaf) != 0 &&
-		    !contains(chain, certificate))
-			dropped++;
-	}
+	for (int i = 0; i < n; i++)
+		dropped += !taken[i];
 	if (dropped)
 		log_info("%s: left out %d certificates that do not certify "
-			 "the identity's certificate",
-			 im->file, dropped);
+			 "the identity's certificate, or that make its chain "
+			 "longer than %d",
+			 im->file, dropped, CP_CHAIN_MAX);
+	free(taken);
 	return chain;
 }
 

@@ -77,6 +77,13 @@ cp_log(int priority, const char *fmt, ...)
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 
+	/* Messages quote what peers and files hold (ids, member names,
+	 * paths): a line break there would forge a log line of its own, and
+	 * an escape sequence would reach the terminal. */
+	for (unsigned char *p = (unsigned char *)message; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+
 	if (log_to_journal)
 		sd_journal_send("MESSAGE=%s", message, "PRIORITY=%d", priority,
 				"SYSLOG_IDENTIFIER=%s", log_ident, NULL);

@@ -80,7 +80,7 @@ static int
 read_line_quietly(int fd, char *buffer, size_t size)
 {
 	size_t len = 0;
-	bool too_long = false;
+	bool too_long = false, nul = false;
 	char c;
 
 	for (;;) {
@@ -90,17 +90,22 @@ read_line_quietly(int fd, char *buffer, size_t size)
 			continue;
 		if (n <= 0 || c == '\n' || c == '\r')
 			break;
+		nul |= c == '\0';
 		if (len + 1 < size)
 			buffer[len++] = c;
 		else
 			too_long = true;
 	}
 	buffer[len] = '\0';
-	if (caught_signal || too_long) {
+	if (caught_signal || too_long || nul) {
 		OPENSSL_cleanse(buffer, size);
 		if (too_long)
 			log_error("the password is longer than %zu bytes",
 				  size - 1);
+		else if (nul)
+			log_error("the password typed contains a NUL byte "
+				  "(Ctrl-@), which certpick cannot pass on; "
+				  "type it again without one");
 		return -1;
 	}
 	return (int)len;

@@ -30,6 +30,7 @@ extern char **environ;
 struct cp_picker_call {
 	struct cp_picker *picker;
 	char *method; /* short name */
+	bool close;   /* a Close call, which the picker answers at once */
 	cp_picker_done_fn done;
 	void *arg;
 	TAILQ_ENTRY(cp_picker_call) link;
@@ -57,6 +58,8 @@ struct cp_picker {
 	char failure[300];
 	struct event *fail_event;
 	struct event *idle_timer;
+	struct event *close_timer; /* runs while a Close is unanswered */
+	unsigned closes_pending;
 	struct event *sigchld;
 	LIST_HEAD(, exiting) exiting;
 };
@@ -92,6 +95,8 @@ picker_stop(struct cp_picker *picker, bool reaped)
 	bufferevent_free(picker->bev);
 	picker->bev = NULL;
 	event_del(picker->idle_timer);
+	event_del(picker->close_timer);
+	picker->closes_pending = 0;
 	if (reaped) {
 		picker->pid = 0;
 		return;
@@ -200,6 +205,32 @@ check_reply(struct cp_picker *picker, const char *method,
 	return 0;
 }
 
+/* Gives the next unanswered Close its own CP_PICKER_CLOSE_SECONDS. */
+static void
+close_answered(struct cp_picker *picker)
+{
+	struct timeval timeout = {CP_PICKER_CLOSE_SECONDS, 0};
+
+	picker->closes_pending--;
+	if (picker->closes_pending > 0)
+		evtimer_add(picker->close_timer, &timeout);
+	else
+		event_del(picker->close_timer);
+}
+
+/* A picker that leaves Close unanswered has hung, since it needs no
+ * person to answer it. Every later dialog would wait for it and time
+ * out, so it is stopped, and the next request starts a new one. */
+static void
+close_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "it did not answer Close within %d seconds",
+		 CP_PICKER_CLOSE_SECONDS);
+	picker_fail(arg, why);
+}
+
 /* Delivers one message from the picker to the oldest call in flight.
  * Returns -1 after failing the picker. */
 static int
@@ -230,6 +261,8 @@ handle_reply(struct cp_picker *picker, json_t *msg)
 		  reply.error ? reply.error : "a reply");
 
 	TAILQ_REMOVE(&picker->calls, call, link);
+	if (call->close)
+		close_answered(picker);
 	result.error = reply.error;
 	result.parameters = reply.parameters;
 	if (call->done)
@@ -366,8 +399,10 @@ cp_picker_new(struct event_base *base, const char *program,
 	LIST_INIT(&picker->exiting);
 	picker->fail_event = event_new(base, -1, 0, fail_event_cb, picker);
 	picker->idle_timer = evtimer_new(base, idle_timer_cb, picker);
+	picker->close_timer = evtimer_new(base, close_timer_cb, picker);
 	picker->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, picker);
-	if (!picker->fail_event || !picker->idle_timer || !picker->sigchld ||
+	if (!picker->fail_event || !picker->idle_timer ||
+	    !picker->close_timer || !picker->sigchld ||
 	    evsignal_add(picker->sigchld, NULL) < 0) {
 		cp_picker_free(picker);
 		return NULL;
@@ -392,7 +427,11 @@ cp_picker_free(struct cp_picker *picker)
 		TAILQ_REMOVE(&picker->failed, call, link);
 		call_free(call);
 	}
+	/* Nothing will kill a picker that ignores the end of its socket
+	 * once certpickd is gone. Each pid is still this process's child,
+	 * not yet reaped, so it cannot name another process. */
 	while ((e = LIST_FIRST(&picker->exiting))) {
+		kill(e->pid, SIGTERM);
 		LIST_REMOVE(e, link);
 		event_free(e->kill_timer);
 		free(e);
@@ -401,6 +440,8 @@ cp_picker_free(struct cp_picker *picker)
 		event_free(picker->fail_event);
 	if (picker->idle_timer)
 		event_free(picker->idle_timer);
+	if (picker->close_timer)
+		event_free(picker->close_timer);
 	if (picker->sigchld)
 		event_free(picker->sigchld);
 	free(picker);
@@ -559,6 +600,13 @@ cp_picker_call(struct cp_picker *picker, const char *method, json_t *parameters,
 		return call;
 	}
 	TAILQ_INSERT_TAIL(&picker->calls, call, link);
+	if (strcmp(method, "Close") == 0) {
+		struct timeval timeout = {CP_PICKER_CLOSE_SECONDS, 0};
+
+		call->close = true;
+		if (picker->closes_pending++ == 0)
+			evtimer_add(picker->close_timer, &timeout);
+	}
 	if (vl_evbuffer_add(bufferevent_get_output(picker->bev), msg) < 0)
 		picker_fail(picker, "the call does not fit in a message");
 	else

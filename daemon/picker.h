@@ -31,8 +31,9 @@ typedef void (*cp_picker_done_fn)(const struct cp_picker_result *result,
 struct cp_picker *cp_picker_new(struct event_base *base, const char *program,
 				const struct vl_interface *interface);
 
-/* Closes the picker's socket, which makes it exit, and frees the handle.
- * Calls still in flight get no result. */
+/* Closes the picker's socket, which makes it exit, sends SIGTERM to every
+ * picker process that has not exited yet, and frees the handle. Calls
+ * still in flight get no result. */
 void cp_picker_free(struct cp_picker *picker);
 
 /* Calls method on the picker, starting it first when it is not running,

@@ -14,6 +14,7 @@
 
 #include "daemon-limits.h"
 #include "log.h"
+#include "text.h"
 
 #define POLICY_KEY "AutoSelectCertificateForUrls"
 
@@ -165,8 +166,11 @@ parse_host(struct rule *rule, const char *text, size_t len)
 			return "the host has a character that a host name "
 			       "cannot have (use '[*.]' for subdomains)";
 	}
-	if (host[len - 1] == '.')
-		host[len - 1] = '\0';
+	/* The host as certpickd normalizes a request's, without its
+	 * trailing dot; "a..b" or ".." could never match one. */
+	if (!cp_host_normalize((char *)text))
+		return "the host has an empty label (two dots in a row, or a "
+		       "dot at its start or left at its end)";
 	rule->host = strdup(text);
 	return rule->host ? NULL : "out of memory";
 }

@@ -371,6 +371,34 @@ cp_call_invalid_parameter(struct cp_call *call, const char *parameter)
 		      json_pack("{s:s}", "parameter", parameter));
 }
 
+/* Replies LimitReached "message-size" in place of a final reply that does
+ * not fit in a message, such as the identities of a store of several
+ * hundred, so that the client learns why. Returns -1 for a reply that
+ * continues a stream, which an error would end early. */
+static int
+send_too_large(struct cp_conn *conn, struct cp_call *call, json_t *msg)
+{
+	char error[128];
+	json_t *limit;
+	int r;
+
+	if (json_is_true(json_object_get(msg, "continues")))
+		return -1;
+	log_warning("the reply to %s for pid %d is larger than %d bytes; "
+		    "it gets LimitReached instead",
+		    call->method, (int)conn->pid, VL_MESSAGE_MAX);
+	snprintf(error, sizeof(error), "%s.LimitReached",
+		 vl_interface_name(conn->server->config->interface));
+	limit = vl_error_new(error,
+			     json_pack("{s:s, s:i}", "limit", "message-size",
+				       "max", VL_MESSAGE_MAX));
+	r = limit ? vl_evbuffer_send(bufferevent_get_output(conn->bev),
+				     bufferevent_getfd(conn->bev), limit)
+		  : -1;
+	json_decref(limit);
+	return r;
+}
+
 /* Writes the messages of the calls at the head of the queue. A call's
  * replies may only go out once every earlier call has its final reply,
  * because Varlink replies carry no call id. Oneway calls send nothing, so
@@ -394,10 +422,11 @@ conn_flush(struct cp_conn *conn)
 			/* Straight to the socket when nothing is queued, which
 			 * saves arming the write event, waiting for it and
 			 * disarming it: three system calls per reply. */
-			if (vl_evbuffer_send(output, fd, msg) < 0) {
-				log_error("cannot send the reply to %s: out "
-					  "of memory or larger than %d bytes",
-					  call->method, VL_MESSAGE_MAX);
+			if (vl_evbuffer_send(output, fd, msg) < 0 &&
+			    (errno != EMSGSIZE ||
+			     send_too_large(conn, call, msg) < 0)) {
+				log_error("cannot send the reply to %s: %s",
+					  call->method, strerror(errno));
 				conn_close_soon(conn);
 				return;
 			}

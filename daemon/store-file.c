@@ -206,6 +206,12 @@ set_header(struct cp_identity *identity, const char *name, size_t name_len,
 			     (int)name_len, name);
 		return -1;
 	}
+	if (slot == &identity->label && strlen(*slot) > CP_LABEL_MAX) {
+		cp_set_error(err, err_size,
+			     "the label header is longer than %d bytes",
+			     CP_LABEL_MAX);
+		return -1;
+	}
 	return 0;
 }
 
@@ -269,6 +275,25 @@ add_certificate(struct cp_identity *identity, const unsigned char *der,
 	return 0;
 }
 
+/* Checks that unlocking the key would take certpickd seconds at most:
+ * import writes CP_STORE_PBKDF2_ITERATIONS, but a file made by hand can
+ * ask for any count, and certpickd serves no one while it derives. A key
+ * that asks for more is left out with a warning, so that the matcher
+ * reports it as unavailable. */
+static bool
+key_cost_acceptable(struct cp_identity *identity)
+{
+	const X509_ALGOR *algorithm = NULL;
+	char why[256];
+
+	X509_SIG_get0(identity->encrypted_key, &algorithm, NULL);
+	if (cp_pbe_check_cost(algorithm, "the private key", why, sizeof(why)) ==
+	    0)
+		return true;
+	log_warning("%s: %s; import the identity again", identity->path, why);
+	return false;
+}
+
 static int
 add_key(struct cp_identity *identity, bool encrypted, const unsigned char *der,
 	long len, char *err, size_t err_size)
@@ -283,6 +308,12 @@ add_key(struct cp_identity *identity, bool encrypted, const unsigned char *der,
 		identity->encrypted_key = d2i_X509_SIG(NULL, &p, len);
 	else
 		identity->plain_key = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
+	if (p == der + len && identity->encrypted_key &&
+	    !key_cost_acceptable(identity)) {
+		X509_SIG_free(identity->encrypted_key);
+		identity->encrypted_key = NULL;
+		return 0;
+	}
 	if (p == der + len && (identity->plain_key || identity->encrypted_key))
 		return 0;
 

@@ -20,8 +20,11 @@
  * stray file can take. */
 #define CP_STORE_FILE_MAX (1024 * 1024)
 
-/* The maximum label length, in bytes of UTF-8. */
-#define CP_LABEL_MAX 256
+/* The most certificates above the leaf that import keeps and that chain
+ * completion builds. Real chains have one to three intermediates, and the
+ * bound stops loops among cross-signed CAs and crafted chains of
+ * thousands. */
+#define CP_CHAIN_MAX 10
 
 /* Identity files are named "<id>.pem". */
 #define CP_STORE_FILE_SUFFIX ".pem"
@@ -108,6 +111,32 @@ struct cp_store {
 	uint64_t listing_hash;
 	bool mtime_ambiguous; /* a change within the same tick may hide */
 };
+
+/* The most iterations of PBKDF2 or of the PKCS #12 key derivation that
+ * certpick runs for one key or MAC. 10,000,000 took 2.3 s of one AMD EPYC
+ * core with HMAC-SHA256 and 4.3 s with HMAC-SHA1 (OpenSSL 3.0.22), while
+ * exports use a few thousand and the store 600,000. A file that asks for
+ * more is rejected before any work: certpickd would stall for every
+ * client, and a crafted import could run for hours. */
+#define CP_KDF_ITERATIONS_MAX 10000000
+
+/* The most scrypt work, N * r * p, that certpick runs: 2^22, which took
+ * 1.2 s (N = 16384, r = 8, p = 32) where "openssl pkcs8 -scrypt" writes
+ * 2^17. */
+#define CP_SCRYPT_WORK_MAX (1 << 22)
+
+/* Checks that deriving a key with iterations (NULL: one) stays within
+ * CP_KDF_ITERATIONS_MAX. Returns 0, or -1 with a message in err that
+ * starts with what, such as "the MAC of FILE". */
+int cp_kdf_iterations_check(const ASN1_INTEGER *iterations, const char *what,
+			    char *err, size_t err_size);
+
+/* Checks the cost of a password-based encryption algorithm (PBES2 with
+ * PBKDF2 or scrypt, PKCS #5 v1.5, PKCS #12) before it runs. Parameters
+ * that do not decode pass, since OpenSSL then fails without deriving a
+ * key. Returns 0, or -1 with a message in err that starts with what. */
+int cp_pbe_check_cost(const X509_ALGOR *algorithm, const char *what, char *err,
+		      size_t err_size);
 
 /* Writes a formatted message into err (when err_size is not 0). */
 void cp_set_error(char *err, size_t err_size, const char *fmt, ...)

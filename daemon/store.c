@@ -13,12 +13,9 @@
 
 #include <openssl/x509v3.h>
 
+#include "io.h"
 #include "log.h"
 #include "store-private.h"
-
-/* The maximum chain length that completion builds. Real chains have one to
- * three intermediates, and the bound stops loops among cross-signed CAs. */
-#define CHAIN_DEPTH_MAX 10
 
 const char *
 cp_store_default_dir(void)
@@ -218,7 +215,10 @@ load_file(const char *dir, int dir_fd, const char *name,
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO would wait for a writer. It does not
+	 * change how a regular file reads. */
+	fd = openat(dir_fd, name,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		log_warning("skipping %s: %s", path, strerror(errno));
 		if (fd >= 0)
@@ -420,8 +420,7 @@ complete_chains(struct cp_store *store)
 		top = identity->leaf;
 		if (sk_X509_num(chain) > 0)
 			top = sk_X509_value(chain, sk_X509_num(chain) - 1);
-		while (!self_issued(top) &&
-		       sk_X509_num(chain) < CHAIN_DEPTH_MAX) {
+		while (!self_issued(top) && sk_X509_num(chain) < CP_CHAIN_MAX) {
 			X509 *issuer = find_issuer(pool, n_pool, top, chain);
 
 			if (!issuer || !sk_X509_push(chain, issuer))
@@ -784,22 +783,6 @@ sync_dir(const char *dir)
 	return r;
 }
 
-static int
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 cp_store_write_file(struct cp_store *store, const char *name, const char *data,
 		    size_t len, char *err, size_t err_size)
@@ -822,7 +805,7 @@ cp_store_write_file(struct cp_store *store, const char *name, const char *data,
 			     store->dir, strerror(errno));
 		return -1;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (cp_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		cp_set_error(err, err_size, "cannot write %s: %s", temporary,
 			     strerror(errno));
 		close(fd);

@@ -20,6 +20,9 @@
 /* Lowercase hex SHA-256 of the leaf certificate's DER, and its NUL. */
 #define CP_IDENTITY_ID_SIZE 65
 
+/* The maximum length of an identity's label, in bytes of UTF-8. */
+#define CP_LABEL_MAX 256
+
 struct cp_store;
 struct cp_identity;
 

@@ -1,8 +1,11 @@
-/* Checking and cleaning UTF-8 text; see text.h. */
+/* Checking and cleaning UTF-8 text, and normalizing hosts; see text.h. */
 #include "text.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "daemon-limits.h"
 
 /* Returns the length of the UTF-8 sequence at s (at most len bytes), or 0
  * when it is invalid, overlong, a surrogate or above U+10FFFF. */
@@ -101,4 +104,32 @@ cp_text_clean(char *text)
 		}
 		i += sequence;
 	}
+}
+
+bool
+cp_host_normalize(char *host)
+{
+	size_t len = strlen(host);
+
+	/* Only an IPv6 address, which has colons, is written in brackets. */
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']' &&
+	    memchr(host, ':', len)) {
+		memmove(host, host + 1, len - 2);
+		len -= 2;
+		host[len] = '\0';
+	}
+	if (len > 0 && host[len - 1] == '.')
+		host[--len] = '\0';
+	if (len == 0 || len > CP_HOST_MAX || host[0] == '.' ||
+	    host[len - 1] == '.' || strstr(host, ".."))
+		return false;
+	for (char *p = host; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		/* isalnum would accept letters of the locale beyond ASCII. */
+		if (c >= 0x80 || (!isalnum(c) && !strchr("-._:%", c)))
+			return false;
+		*p = (char)tolower(c);
+	}
+	return true;
 }

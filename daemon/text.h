@@ -1,5 +1,5 @@
-/* UTF-8 text from files, certificates and peers: checking it, and making
- * a copy that is fit to show and to send as a JSON string. */
+/* UTF-8 text from files, certificates and peers: checking it, making a
+ * copy that is fit to show and to send as a JSON string, and host names. */
 #pragma once
 
 #include <stdbool.h>
@@ -19,3 +19,12 @@ char *cp_text_printable(const char *text, size_t len, size_t max);
  * for a message that quotes a peer's bytes and may have been cut inside a
  * character. */
 void cp_text_clean(char *text);
+
+/* Normalizes the host of a server in place, as certpickd compares hosts:
+ * lowercase, without the brackets of an IPv6 address and without the
+ * trailing dot of a fully qualified name. Accepts ASCII letters, digits
+ * and "-._:%" (IDNs in their A-label form, IPv6 addresses and zones).
+ * Returns false, leaving host changed, when it is empty, longer than
+ * CP_HOST_MAX after normalizing, has an empty label (a leading dot, two
+ * dots in a row, or a dot left at the end) or another character. */
+bool cp_host_normalize(char *host);

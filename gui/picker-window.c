@@ -393,6 +393,21 @@ on_list_focus(GtkWidget *list, GtkDirectionType direction, void *data)
 	return FALSE;
 }
 
+/* Moves the focus to the selected row on the list's mnemonic (Alt+C). A
+ * GtkListBox cannot take the focus itself, so GTK's default handler
+ * would do nothing. */
+static gboolean
+on_list_mnemonic(GtkWidget *list, gboolean group_cycling, void *data)
+{
+	GtkListBoxRow *row = gtk_list_box_get_selected_row(GTK_LIST_BOX(list));
+
+	if (!row)
+		row = gtk_list_box_get_row_at_index(GTK_LIST_BOX(list), 0);
+	if (row)
+		gtk_widget_grab_focus(GTK_WIDGET(row));
+	return TRUE;
+}
+
 /* A list box in a frame, as GNOME shows lists in dialogs. */
 static GtkWidget *
 framed_list_new(GtkWidget **list, const char *accessible_name, int max_height)
@@ -462,6 +477,8 @@ build_list(struct picker_window *w)
 	gtk_label_set_xalign(GTK_LABEL(label), 0);
 	add_class(label, "picker-name");
 	gtk_label_set_mnemonic_widget(GTK_LABEL(label), w->list);
+	g_signal_connect(w->list, "mnemonic-activate",
+			 G_CALLBACK(on_list_mnemonic), NULL);
 	gtk_container_add(GTK_CONTAINER(box), label);
 
 	gtk_list_box_set_selection_mode(GTK_LIST_BOX(w->list),

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "interfaces.h"
+#include "varlink-idl.h"
 #include "varlink.h"
 
 #ifndef CERTPICKD_PATH
@@ -135,6 +138,34 @@ start_agent(const char *path, char *err, size_t err_size)
 	return -1;
 }
 
+/* Returns fd when the server on it runs as this user, as certpickd does;
+ * else closes fd and returns -1 with a message. A server of another user
+ * would learn every host connected to, and could hand out identities that
+ * are not the person's. */
+static int
+check_server_user(int fd, const char *path, char *err, size_t err_size)
+{
+	struct ucred peer = {0};
+	socklen_t len = sizeof(peer);
+
+	if (fd < 0)
+		return fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
+		snprintf(err, err_size, "cannot tell who serves '%.200s': %s",
+			 path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (peer.uid == getuid())
+		return fd;
+	snprintf(err, err_size,
+		 "the server on '%.200s' runs as uid %u, not as you (uid %u); "
+		 "set CERTPICK_SOCKET to the socket of your own certpickd",
+		 path, (unsigned)peer.uid, (unsigned)getuid());
+	close(fd);
+	return -1;
+}
+
 int
 cp_agent_connect(bool autostart, char *err, size_t err_size)
 {
@@ -145,9 +176,10 @@ cp_agent_connect(bool autostart, char *err, size_t err_size)
 		return -1;
 	fd = connect_path(path);
 	if (fd >= 0)
-		return fd;
+		return check_server_user(fd, path, err, err_size);
 	if (autostart && (errno == ENOENT || errno == ECONNREFUSED))
-		return start_agent(path, err, err_size);
+		return check_server_user(start_agent(path, err, err_size), path,
+					 err, err_size);
 
 	snprintf(err, err_size,
 		 "cannot connect to certpickd at '%.200s': %s; is certpickd "
@@ -286,4 +318,58 @@ cp_agent_reply_clear(struct cp_agent_reply *reply)
 {
 	json_decref(reply->message);
 	memset(reply, 0, sizeof(*reply));
+}
+
+#define AGENT_ERROR_PREFIX "org.certpick.Agent."
+
+static struct vl_interface *agent_interface;
+static pthread_once_t agent_interface_once = PTHREAD_ONCE_INIT;
+
+static void
+parse_agent_interface(void)
+{
+	agent_interface = vl_interface_parse(cp_agent_interface, NULL, 0);
+}
+
+int
+cp_agent_check_reply(const char *method, const char *error,
+		     const json_t *parameters, char *err, size_t err_size)
+{
+	size_t prefix = strlen(AGENT_ERROR_PREFIX);
+	char bad[256];
+
+	pthread_once(&agent_interface_once, parse_agent_interface);
+	if (!agent_interface) {
+		snprintf(err, err_size,
+			 "cannot check certpickd's reply to %s: out of memory",
+			 method);
+		return -1;
+	}
+	if (!error) {
+		if (vl_interface_check(agent_interface, VL_CHECK_OUTPUT, method,
+				       parameters, bad, sizeof(bad)) == 0)
+			return 0;
+		snprintf(err, err_size,
+			 "certpickd sent an invalid reply to %s: the member "
+			 "'%.100s' is missing or has the wrong type",
+			 method, bad);
+		return -1;
+	}
+	if (strncmp(error, AGENT_ERROR_PREFIX, prefix) != 0)
+		return 0;
+	if (!vl_interface_has_error(agent_interface, error + prefix)) {
+		snprintf(err, err_size,
+			 "certpickd answered %s with an unknown error "
+			 "'%.100s'",
+			 method, error);
+		return -1;
+	}
+	if (vl_interface_check(agent_interface, VL_CHECK_ERROR, error + prefix,
+			       parameters, bad, sizeof(bad)) == 0)
+		return 0;
+	snprintf(err, err_size,
+		 "certpickd answered %s with the error %.100s, whose member "
+		 "'%.100s' is missing or has the wrong type",
+		 method, error, bad);
+	return -1;
 }

@@ -15,8 +15,9 @@ int cp_agent_socket_path(char *buffer, size_t size, char *err, size_t err_size);
 
 /* Connects to the agent's socket. With autostart, a missing or dead socket
  * starts certpickd ($CERTPICKD, else the installed one) and waits up to
- * CP_AGENT_START_TIMEOUT_MS for it. Returns a blocking, close-on-exec
- * socket, or -1 with a message in err. */
+ * CP_AGENT_START_TIMEOUT_MS for it. A server that runs as another user is
+ * rejected. Returns a blocking, close-on-exec socket, or -1 with a message
+ * in err. */
 int cp_agent_connect(bool autostart, char *err, size_t err_size);
 
 #define CP_AGENT_START_TIMEOUT_MS 5000
@@ -39,6 +40,14 @@ int cp_agent_call(int fd, const char *method, json_t *parameters,
 		  size_t err_size);
 
 void cp_agent_reply_clear(struct cp_agent_reply *reply);
+
+/* Checks a reply from certpickd against org.certpick.Agent: the output of
+ * method (its short name, such as "Select") when error is NULL, else the
+ * parameters of the error, which the interface must declare. Errors of
+ * other interfaces, such as org.varlink.service's, pass unchecked. Returns
+ * 0, or -1 with a message in err that names the wrong member. */
+int cp_agent_check_reply(const char *method, const char *error,
+			 const json_t *parameters, char *err, size_t err_size);
 
 /* Sends a whole buffer with MSG_NOSIGNAL, waiting on poll when the socket
  * is non-blocking. Returns 0, or -1 with errno set. */

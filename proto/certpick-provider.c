@@ -698,13 +698,21 @@ remote_sign(struct cp_sigctx *ctx, const struct cp_sigalg *alg,
 		link->broken = true;
 		goto out;
 	}
+	if (cp_agent_check_reply("Sign", reply.error, reply.parameters, err,
+				 sizeof(err)) < 0) {
+		snprintf(link->error, sizeof(link->error), "%s", err);
+		link->broken = true;
+		goto out;
+	}
 	if (reply.error) {
-		json_t *reason = json_object_get(reply.parameters, "reason");
+		/* Errors of org.varlink.service are not checked above. */
+		const char *reason = json_string_value(
+			json_object_get(reply.parameters, "reason"));
 
 		snprintf(link->error, sizeof(link->error),
 			 "certpickd could not sign with %s: %.100s%s%.200s",
 			 alg->name, reply.error, reason ? ": " : "",
-			 reason ? json_string_value(reason) : "");
+			 reason ? reason : "");
 		goto out;
 	}
 	signature = json_object_get(reply.parameters, "signature");

@@ -590,12 +590,19 @@ take_error(struct cp_ssl_state *state, const char *error, json_t *parameters)
 void
 cp_ssl_take_reply(struct cp_ssl_state *state, json_t *message)
 {
+	char err[CP_ERROR_MAX];
 	struct vl_reply reply;
 
 	clear_choice(state);
 	if (vl_message_to_reply(message, &reply) != VL_OK) {
 		cp_ssl_fail(state, CERTPICK_E_AGENT,
 			    "certpickd sent an invalid reply to Select");
+		state->request = CP_REQUEST_FAILED;
+		return;
+	}
+	if (cp_agent_check_reply("Select", reply.error, reply.parameters, err,
+				 sizeof(err)) < 0) {
+		cp_ssl_fail(state, CERTPICK_E_AGENT, "%s", err);
 		state->request = CP_REQUEST_FAILED;
 		return;
 	}

@@ -6,8 +6,13 @@
  * The usual way in, for a libevent program:
  *
  *	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+ *	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+ *	SSL_CTX_set_default_verify_paths(ctx);
  *	certpick_setup_ctx(ctx, err, sizeof(err));
  *	certpick_connect(base, ctx, fd, &options, on_connected, arg);
+ *
+ * The verify mode is the program's: without SSL_VERIFY_PEER, OpenSSL
+ * accepts any server certificate.
  *
  * on_connected receives a bufferevent in the open state. Set its callbacks
  * with certpick_bufferevent_setcb, so that the library can handle

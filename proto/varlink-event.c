@@ -88,5 +88,7 @@ vl_evbuffer_send(struct evbuffer *output, evutil_socket_t fd, const json_t *msg)
 	if (sent < len)
 		r = evbuffer_add(output, buffer + sent, len - sent);
 	vl_buffer_free(buffer, len);
+	if (r < 0)
+		errno = ENOMEM;
 	return r;
 }

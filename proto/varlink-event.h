@@ -28,7 +28,7 @@ int vl_evbuffer_add(struct evbuffer *output, const json_t *msg);
  * queued goes out after it. What the socket does not take at once, or all
  * of msg when output is not empty, is appended to output. A send error
  * other than EAGAIN leaves the message in output, where the next write
- * finds the error. Returns 0, or -1 when out of memory or when msg encodes
- * to more than VL_MESSAGE_MAX. */
+ * finds the error. Returns 0, or -1 with errno set as vl_message_encode
+ * sets it (EMSGSIZE for a message over VL_MESSAGE_MAX) or to ENOMEM. */
 int vl_evbuffer_send(struct evbuffer *output, evutil_socket_t fd,
 		     const json_t *msg);

@@ -608,6 +608,28 @@ format_path(struct checker *c, const struct path *path)
 		snprintf(c->bad + len, c->bad_size - len, "[%zu]", path->index);
 }
 
+/* Cuts a UTF-8 sequence that truncation left incomplete at the end of
+ * text. A path quotes the peer's member names, and goes back to it in a
+ * JSON string, which must be valid UTF-8. */
+static void
+trim_partial_utf8(char *text)
+{
+	size_t len = strlen(text), start = len, need;
+	unsigned char lead;
+
+	while (start > 0 && len - start < 4 &&
+	       ((unsigned char)text[start - 1] & 0xc0) == 0x80)
+		start--;
+	if (start == 0)
+		return;
+	lead = (unsigned char)text[start - 1];
+	if (lead < 0xc0)
+		return;
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+	if (len - (start - 1) < need)
+		text[start - 1] = '\0';
+}
+
 static bool
 check_fail(struct checker *c, const struct path *path)
 {
@@ -618,6 +640,7 @@ check_fail(struct checker *c, const struct path *path)
 		format_path(c, path);
 	else
 		snprintf(c->bad, c->bad_size, "parameters");
+	trim_partial_utf8(c->bad);
 	return false;
 }
 

@@ -1,6 +1,7 @@
 /* Varlink framing, decoding and encoding on plain byte buffers. */
 #include "varlink.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,11 +372,14 @@ vl_message_encode(const json_t *msg, size_t *len)
 	*len = 0;
 
 	/* A peer would reject what nests deeper than VL_DEPTH_MAX. */
-	if (!value_depth_within(msg, VL_DEPTH_MAX))
+	if (!value_depth_within(msg, VL_DEPTH_MAX)) {
+		errno = EMSGSIZE;
 		return NULL;
+	}
 	if (json_dump_callback(msg, encode_append, &b, JSON_COMPACT) < 0 ||
 	    b.len == 0) {
 		vl_buffer_free(b.data, b.cap);
+		errno = b.too_large ? EMSGSIZE : ENOMEM;
 		return NULL;
 	}
 	b.data[b.len] = '\0';

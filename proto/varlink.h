@@ -77,9 +77,9 @@ json_t *vl_reply_new(json_t *parameters, bool continues);
 json_t *vl_error_new(const char *error, json_t *parameters);
 
 /* Serializes msg into a new buffer that ends with the NUL terminator, which
- * *len counts. Returns NULL when out of memory, when msg nests deeper than
- * VL_DEPTH_MAX, or when the encoding would exceed VL_MESSAGE_MAX. Free the
- * buffer with vl_buffer_free. */
+ * *len counts. Returns NULL with errno set to ENOMEM when out of memory, or
+ * to EMSGSIZE when msg nests deeper than VL_DEPTH_MAX or the encoding would
+ * exceed VL_MESSAGE_MAX. Free the buffer with vl_buffer_free. */
 char *vl_message_encode(const json_t *msg, size_t *len);
 
 /* Wipes and frees a buffer from vl_message_encode; accepts NULL. */

@@ -94,6 +94,8 @@ def verification(ctx):
     check_status(result, 4, "server certificate from an untrusted CA")
     check_in("cannot verify the certificate of 127.0.0.1", result.stderr,
              "untrusted server")
+    check_in("contains the CA certificates that issued the server's",
+             result.stderr, "hint for a --ca-file without the server's CA")
     check_status(ctx.connect("--insecure", url), 0, "--insecure")
 
 

@@ -2,8 +2,8 @@
 """certpick connect against an HTTPS server that replies with a chosen
 status line. Only a status line of RFC 9112 with a code of 100-599 is
 accepted. The request line carries the URL's path and query but not its
-fragment. The client presents a local --cert, so certpickd is not
-involved."""
+fragment, and the Host header an IPv6 address in brackets. The client
+presents a local --cert, so certpickd is not involved."""
 
 import os
 import socket
@@ -18,17 +18,20 @@ NO_AGENT = {"CERTPICK_SOCKET": "/nonexistent/socket",
 
 class HttpsServer:
     """A TLS server on loopback that replies to every request with its
-    status_line, and records the request lines."""
+    status_line, and records the request lines and Host headers."""
 
-    def __init__(self):
+    def __init__(self, address="127.0.0.1"):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki("server", "cert.pem"),
                                 pki("server", "key.pem"))
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
         self.listener = context.wrap_socket(
-            socket.create_server(("127.0.0.1", 0)), server_side=True)
+            socket.create_server((address, 0), family=family),
+            server_side=True)
         self.port = self.listener.getsockname()[1]
         self.status_line = "HTTP/1.1 200 OK"
         self.requests = []
+        self.hosts = []
         threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
@@ -44,7 +47,10 @@ class HttpsServer:
                     if not chunk:
                         break
                     data += chunk
-                self.requests.append(data.split(b"\r\n")[0].decode())
+                lines = data.decode().split("\r\n")
+                self.requests.append(lines[0])
+                self.hosts.extend(line[len("Host: "):] for line in lines
+                                  if line.startswith("Host: "))
                 connection.sendall(self.status_line.encode() +
                                    b"\r\nContent-Length: 5\r\n\r\nhello")
                 # close_notify ends the body. The client may close the
@@ -97,6 +103,18 @@ def request_lines(ctx, server):
         check_equal(server.requests[before:], [request], f"request for {url}")
 
 
+def host_headers(ctx, server, server6):
+    for url, host in [
+            (f"https://127.0.0.1:{server.port}/", f"127.0.0.1:{server.port}"),
+            (f"https://localhost:{server.port}/", f"localhost:{server.port}"),
+            (f"https://[::1]:{server6.port}/", f"[::1]:{server6.port}")]:
+        target = server6 if "[" in url else server
+        before = len(target.hosts)
+        result = fetch(ctx, target, url)
+        check_status(result, 0, url)
+        check_equal(target.hosts[before:], [host], f"Host header for {url}")
+
+
 def invalid_targets(ctx):
     for target in ["https://127.0.0.1/a b", "https://127.0.0.1/a\r\nX: y",
                    "127.0.0.1: 443", "127.0.0.1:+443", "[[::1]]:443"]:
@@ -107,12 +125,15 @@ def invalid_targets(ctx):
 
 def test(ctx):
     server = HttpsServer()
+    server6 = HttpsServer("::1")
     try:
         status_lines(ctx, server)
         request_lines(ctx, server)
+        host_headers(ctx, server, server6)
         invalid_targets(ctx)
     finally:
         server.close()
+        server6.close()
 
 
 run(test)

@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -93,6 +94,32 @@ def name_der_base64(pem_path, which="subject"):
     # serial, signature, issuer, validity, subject
     begin, end = fields[2] if which == "issuer" else fields[4]
     return base64.b64encode(der[begin:end]).decode()
+
+
+# The uid that other_uid_command runs a program as, when it runs as root.
+OTHER_UID = 65534
+
+
+def other_uid_command():
+    """Returns the command prefix that runs a program as another uid that
+    can still reach the socket, or None."""
+    setpriv = shutil.which("setpriv")
+    if os.getuid() == 0 and setpriv:
+        return [setpriv, f"--reuid={OTHER_UID}", f"--regid={OTHER_UID}",
+                "--clear-groups", "--inh-caps=+dac_override",
+                "--ambient-caps=+dac_override"]
+    unshare = shutil.which("unshare")
+    if unshare and setpriv:
+        # Inside the namespace, uid 0 is this user and uid 1 maps to a
+        # subordinate uid outside, which certpickd sees.
+        probe = subprocess.run([unshare, "--user", "--map-root-user",
+                                "--map-auto", "true"], capture_output=True)
+        if probe.returncode == 0:
+            return [unshare, "--user", "--map-root-user", "--map-auto",
+                    setpriv, "--reuid=1", "--regid=1", "--clear-groups",
+                    "--inh-caps=+dac_override",
+                    "--ambient-caps=+dac_override"]
+    return None
 
 
 class Home:
@@ -356,6 +383,47 @@ class Client:
         creds = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                      struct.calcsize("3i"))
         return struct.unpack("3i", creds)[0]
+
+
+class FakeAgent:
+    """A server on the agent's socket that only pretends to be certpickd:
+    it answers every call, on any number of connections, with
+    respond(call), a reply as a dict. The calls are kept in calls."""
+
+    def __init__(self, path, respond):
+        self.respond = respond
+        self.calls = []
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,),
+                             daemon=True).start()
+
+    def _answer(self, conn):
+        buffer = b""
+        with conn:
+            while True:
+                while b"\0" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                frame, buffer = buffer.split(b"\0", 1)
+                call = json.loads(frame)
+                self.calls.append(call)
+                reply = self.respond(call)
+                conn.sendall(json.dumps(reply).encode() + b"\0")
+
+    def close(self):
+        self.listener.close()
 
 
 def error_of(reply):

@@ -134,6 +134,10 @@ def test(home):
     check_equal(first, {"parameters": {}, "continues": True},
                 "subscription confirmed")
 
+    result = home.cli("forget", "https://sess.test/", check_status=False)
+    check_equal(result.returncode, 2, "certpick forget with a URL")
+    check("give HOST or HOST:PORT, not a URL" in result.stderr,
+          f"certpick forget with a URL: {result.stderr}")
     out = home.cli("forget", "sess.test:443").stdout
     check_equal(out.strip(), "forgot 1 decision", "certpick forget")
     check_equal(watcher.receive(),

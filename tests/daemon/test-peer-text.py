@@ -4,7 +4,8 @@ control characters, and never fails the dialog. The cases are the
 requester's process name, and the server certificate's organization and
 common name in string types other than UTF8String (T61String with Latin-1
 bytes, BMPString). Error names from the picker, quoted and cut in the
-reason of PickerFailed, leave that reason valid UTF-8 too."""
+reason of PickerFailed, leave that reason valid UTF-8 too. A client's
+ids and member names that certpickd logs cannot forge log lines."""
 
 import base64
 import ctypes
@@ -88,6 +89,23 @@ def test(home):
                     f"organization from the {mask} certificate")
         check_equal(server.get("common_name"), "server.test",
                     f"common name from the {mask} certificate")
+
+    # NotPermitted logs the id at notice level, InvalidParameter the
+    # member's name at debug level.
+    client = Client(home.socket)
+    reply = client.call("Sign", {"id": "x\nforged: notice\x1b[2J",
+                                 "algorithm": "ed25519", "data": ""})
+    check_equal(reply.get("error"), "org.certpick.Agent.NotPermitted",
+                "Sign with an id of several lines")
+    reply = client.call("Select", {"host": "a.test", "port": 443,
+                                   "x\nforged: debug": 1})
+    check_equal(reply["parameters"], {"parameter": "x\nforged: debug"},
+                "InvalidParameter names the member")
+    client.close()
+    log = daemon.wait_for_log("x?forged: debug")
+    check("x?forged: notice?[2J" in log, f"the id logged on one line:\n{log}")
+    check(not any(line.startswith("forged") for line in log.splitlines()),
+          f"no forged log line:\n{log}")
 
     for host in ("unknown-error.test", "other-error.test"):
         reply = select(home, host)

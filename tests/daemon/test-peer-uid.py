@@ -8,11 +8,11 @@ unshare maps a subordinate uid (from /etc/subuid) in a user namespace.
 The test is skipped when neither is available."""
 
 import os
-import shutil
 import subprocess
 import sys
 
-from daemontest import Client, Daemon, check, check_equal, run, skip
+from daemontest import (Client, Daemon, check, check_equal, other_uid_command,
+                        run, skip)
 
 # Connects, sends GetInfo, and prints its pid and what came back: "closed"
 # when certpickd closed the connection without a reply.
@@ -30,31 +30,6 @@ except (ConnectionResetError, BrokenPipeError):
     data = b""
 print("closed" if not data else "answered: " + data.decode(errors="replace"))
 """
-
-OTHER_UID = 65534
-
-
-def other_uid_command():
-    """Returns the command prefix that runs a program as another uid that
-    can still reach the socket, or None."""
-    setpriv = shutil.which("setpriv")
-    if os.getuid() == 0 and setpriv:
-        return [setpriv, f"--reuid={OTHER_UID}", f"--regid={OTHER_UID}",
-                "--clear-groups", "--inh-caps=+dac_override",
-                "--ambient-caps=+dac_override"]
-    unshare = shutil.which("unshare")
-    if unshare and setpriv:
-        # Inside the namespace, uid 0 is this user and uid 1 maps to a
-        # subordinate uid outside, which certpickd sees.
-        probe = subprocess.run([unshare, "--user", "--map-root-user",
-                                "--map-auto", "true"], capture_output=True)
-        if probe.returncode == 0:
-            return [unshare, "--user", "--map-root-user", "--map-auto",
-                    setpriv, "--reuid=1", "--regid=1", "--clear-groups",
-                    "--inh-caps=+dac_override",
-                    "--ambient-caps=+dac_override"]
-    return None
-
 
 def test(home):
     prefix = other_uid_command()

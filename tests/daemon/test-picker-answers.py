@@ -35,6 +35,8 @@ def test(home):
                 "no display")
     check(reply["parameters"]["reason"].startswith("no display"),
           f"reason: {reply['parameters']}")
+    check("restart certpickd with DISPLAY" in reply["parameters"]["reason"],
+          f"the reason says what to do: {reply['parameters']}")
     picker.wait_for_close("failed")
 
     # The server accepts only the intermediate's identities, so the other

@@ -1,5 +1,6 @@
 /* Fuzz target for the decisions file loader (daemon/decisions.c). The input
- * is decisions.json. A file that does not load must be moved aside. A file
+ * is decisions.json. A file that does not load must be moved aside. Every
+ * decision loaded has a host in normal form (cp_host_normalize). A file
  * that loads must survive a save: after one decision is forgotten, which
  * rewrites the file, loading the file again gives the other decisions
  * unchanged. */
@@ -13,6 +14,7 @@
 
 #include "decisions.h"
 #include "fuzz-support.h"
+#include "text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,6 +27,29 @@ fail(const char *what, const json_t *before, const json_t *after)
 	fprintf(stderr, "%s\nbefore: %s\nafter:  %s\n", what, a ? a : "-",
 		b ? b : "-");
 	abort();
+}
+
+/* Checks that every host loaded is in the form that certpickd compares. */
+static void
+check_hosts_normal(struct cp_decisions *decisions)
+{
+	json_t *list = cp_decisions_to_json(decisions), *decision;
+	size_t i;
+
+	if (!list)
+		abort();
+	json_array_foreach(list, i, decision)
+	{
+		const char *host =
+			json_string_value(json_object_get(decision, "host"));
+		char *again = strdup(host);
+
+		if (!again || !cp_host_normalize(again) ||
+		    strcmp(again, host) != 0)
+			fail("a loaded host is not in normal form", list, NULL);
+		free(again);
+	}
+	json_decref(list);
 }
 
 /* Forgets the first decision, which rewrites the file, and checks that the
@@ -77,6 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "%s\n", err);
 		abort();
 	}
+	check_hosts_normal(decisions);
 	if (access(saved_path, F_OK) == 0)
 		check_round_trip(saved_path, decisions);
 	cp_decisions_free(decisions);

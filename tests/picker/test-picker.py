@@ -370,6 +370,36 @@ def case_passphrase_retry(c):
     c.finish()
 
 
+def case_list_mnemonic(c):
+    """Alt+C moves the focus from the passphrase entry to the selected row,
+    so that Down then selects the next identity."""
+    locked = pt.candidate(c.pki, "p384", locked=True)
+    other = pt.candidate(c.pki, "p256")
+    c.start()
+    frame = c.show(pt.choose_parameters(7, [locked, other]))
+    Atspi = pt.atspi()
+    entry = pt.find(frame, role="password text",
+                    name="Passphrase for Alice P-384")
+    pt.wait_for(lambda: pt.has_state(entry, Atspi.StateType.FOCUSED),
+                "the passphrase entry to take the focus")
+
+    pt.press("c", modifiers=("Alt_L",))
+    first = pt.find(frame, role="list item", contains="Alice P-384")
+    pt.wait_for(lambda: pt.has_state(first, Atspi.StateType.FOCUSED),
+                "Alt+C to focus the selected row")
+    pt.press("Down")
+    second = pt.find(frame, role="list item", contains="Alice P-256")
+    pt.wait_for(lambda: pt.has_state(second, Atspi.StateType.SELECTED),
+                "Down to select the second row")
+    c.shot(frame, "second-selected")
+    pt.press("Return")
+    reply = c.answer("Choose")
+    check(reply.get("id") == other["id"],
+          f"expected the id of Alice P-256, got {reply}")
+    c.close_dialog(7)
+    c.finish()
+
+
 def case_withdrawn(c):
     """Close withdraws a pending Choose: Withdrawn comes first, then the
     reply to Close, and the window goes away."""
@@ -670,6 +700,7 @@ CASES = {
     "remember-always": case_remember_always,
     "excluded-reasons": case_excluded_reasons,
     "passphrase-retry": case_passphrase_retry,
+    "list-mnemonic": case_list_mnemonic,
     "withdrawn": case_withdrawn,
     "dismissed": case_dismissed,
     "no-ca-names": case_no_ca_names,

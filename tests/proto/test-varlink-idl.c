@@ -234,6 +234,36 @@ deep_type_rejected(void **state)
 	assert_non_null(strstr(error, "nested"));
 }
 
+/* A path cut to fit its buffer stays valid UTF-8, because certpickd sends
+ * it back in InvalidParameter as a JSON string. */
+static void
+cut_path_stays_utf8(void **state)
+{
+	struct vl_interface *agent = parse_ok(cp_agent_interface);
+	json_t *parameters = json_pack("{s:s, s:i}", "host", "a", "port", 1);
+	char name[400], bad[64];
+
+	/* Each "\xc3\xa9" is two bytes; the buffer holds 63. */
+	for (size_t i = 0; i + 2 < sizeof(name); i += 2)
+		memcpy(name + i, "\xc3\xa9", 2);
+	name[sizeof(name) - 2] = '\0';
+	json_object_set_new(parameters, name, json_true());
+	for (size_t size = 2; size <= sizeof(bad); size++) {
+		json_t *text;
+
+		assert_int_equal(vl_interface_check(agent, VL_CHECK_INPUT,
+						    "Select", parameters, bad,
+						    size),
+				 -1);
+		assert_true(strlen(bad) % 2 == 0);
+		text = json_string(bad);
+		assert_non_null(text);
+		json_decref(text);
+	}
+	json_decref(parameters);
+	vl_interface_free(agent);
+}
+
 int
 main(void)
 {
@@ -245,6 +275,7 @@ main(void)
 		cmocka_unit_test(output_and_error_checked),
 		cmocka_unit_test(syntax_errors_name_the_line),
 		cmocka_unit_test(deep_type_rejected),
+		cmocka_unit_test(cut_path_stays_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

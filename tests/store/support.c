@@ -238,24 +238,57 @@ mint_certificate(const struct mint *mint)
 }
 
 int
-write_identity_file(const char *dir, const char *label, X509 *leaf,
-		    STACK_OF(X509) *chain, EVP_PKEY *key)
+identity_file_path(const char *dir, X509 *leaf, char *path, size_t size)
 {
 	unsigned char digest[32];
 	unsigned int digest_len = 0;
-	char path[4096];
 	size_t n;
-	FILE *file;
-	int r = 0;
 
 	if (!X509_digest(leaf, EVP_sha256(), digest, &digest_len))
 		return -1;
-	n = (size_t)snprintf(path, sizeof(path), "%s/", dir);
+	n = (size_t)snprintf(path, size, "%s/", dir);
 	for (unsigned i = 0; i < digest_len; i++)
-		n += (size_t)snprintf(path + n, sizeof(path) - n, "%02x",
-				      digest[i]);
-	snprintf(path + n, sizeof(path) - n, ".pem");
+		n += (size_t)snprintf(path + n, size - n, "%02x", digest[i]);
+	snprintf(path + n, size - n, ".pem");
+	return 0;
+}
 
+X509_SIG *
+make_costly_encrypted_key(int iterations)
+{
+	unsigned char salt[16], ciphertext[64];
+	X509_ALGOR *algorithm = NULL, *slot = NULL;
+	ASN1_OCTET_STRING *digest = NULL;
+	X509_SIG *sig = X509_SIG_new();
+
+	if (!sig || RAND_bytes(salt, sizeof(salt)) != 1 ||
+	    RAND_bytes(ciphertext, sizeof(ciphertext)) != 1)
+		goto fail;
+	algorithm = PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), iterations, salt,
+				      sizeof(salt), NULL, NID_hmacWithSHA256);
+	X509_SIG_getm(sig, &slot, &digest);
+	if (!algorithm || !X509_ALGOR_copy(slot, algorithm) ||
+	    !ASN1_OCTET_STRING_set(digest, ciphertext, sizeof(ciphertext)))
+		goto fail;
+	X509_ALGOR_free(algorithm);
+	return sig;
+
+fail:
+	X509_ALGOR_free(algorithm);
+	X509_SIG_free(sig);
+	return NULL;
+}
+
+int
+write_identity_file(const char *dir, const char *label, X509 *leaf,
+		    STACK_OF(X509) *chain, EVP_PKEY *key)
+{
+	char path[4096];
+	FILE *file;
+	int r = 0;
+
+	if (identity_file_path(dir, leaf, path, sizeof(path)) < 0)
+		return -1;
 	file = fopen(path, "w");
 	if (!file)
 		return -1;

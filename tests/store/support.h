@@ -68,6 +68,15 @@ X509 *mint_certificate(const struct mint *mint);
 int write_identity_file(const char *dir, const char *label, X509 *leaf,
 			STACK_OF(X509) *chain, EVP_PKEY *key);
 
+/* Writes the path of the store file for leaf in dir into path. Returns 0
+ * or -1. */
+int identity_file_path(const char *dir, X509 *leaf, char *path, size_t size);
+
+/* Makes an encrypted PKCS #8 key whose PBES2 asks for iterations of
+ * PBKDF2, without deriving a key: the ciphertext is random, so it holds
+ * no key at all. Returns NULL when out of memory. */
+X509_SIG *make_costly_encrypted_key(int iterations);
+
 /* Returns the identity whose label is label, or NULL. */
 struct cp_identity *find_by_label(const struct cp_store *store,
 				  const char *label);

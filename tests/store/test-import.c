@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 
 #include "support.h"
 
@@ -679,6 +681,237 @@ test_files_private(void **state)
 	assert_int_equal(count_entries(f->dir), 1);
 }
 
+/* A key derivation count far beyond any export's, as a crafted file can
+ * ask for: 2,000,000,000 iterations would take over seven minutes. */
+#define HUGE_ITERATIONS 2000000000L
+
+/* Writes a PKCS #12 file without a MAC: the p256 leaf in a data part and
+ * key_bag in another, or the leaf alone in a part encrypted with
+ * HUGE_ITERATIONS when key_bag is NULL. */
+static void
+write_pkcs12(const char *path, PKCS12_SAFEBAG *key_bag)
+{
+	X509 *leaf = load_pki_certificate("leaves/p256/cert.pem");
+	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+	STACK_OF(PKCS7) *safes = NULL;
+	PKCS12 *p12;
+	FILE *file;
+
+	assert_non_null(PKCS12_add_cert(&bags, leaf));
+	if (key_bag) {
+		assert_true(sk_PKCS12_SAFEBAG_push(bags, key_bag) > 0);
+		assert_true(PKCS12_add_safe(&safes, bags, -1, 0, NULL));
+	} else {
+		unsigned char salt[8] = "saltsalt";
+		PKCS7 *safe;
+
+		/* Encrypted with one iteration, then relabelled: building
+		 * it with the real count would take minutes. */
+		assert_true(PKCS12_add_safe(
+			&safes, bags, NID_pbe_WithSHA1And3_Key_TripleDES_CBC, 1,
+			"x"));
+		safe = sk_PKCS7_value(safes, 0);
+		X509_ALGOR_free(safe->d.encrypted->enc_data->algorithm);
+		safe->d.encrypted->enc_data->algorithm =
+			PKCS5_pbe_set(NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+				      (int)HUGE_ITERATIONS, salt, sizeof(salt));
+		assert_non_null(safe->d.encrypted->enc_data->algorithm);
+	}
+	p12 = PKCS12_add_safes(safes, 0);
+	assert_non_null(p12);
+	file = fopen(path, "wb");
+	assert_non_null(file);
+	assert_true(i2d_PKCS12_fp(file, p12));
+	assert_int_equal(fclose(file), 0);
+	PKCS12_free(p12);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	X509_free(leaf);
+}
+
+/* Imports path with the password "x" and checks that it fails at once,
+ * with a message that names the count, before any password is asked for
+ * when asks is 0. */
+static void
+import_refused(struct fixture *f, const char *path, const char *named, int asks)
+{
+	struct test_password password = {"x", 3, 0};
+	struct cp_import_options options = {
+		.ask_password = test_password_cb,
+		.ask_password_arg = &password,
+	};
+	bool present = true;
+	int r;
+
+	alarm(60); /* deriving a key with the count takes minutes */
+	r = cp_store_import(f->store, path, &options, f->id, &present, f->err,
+			    sizeof(f->err));
+	alarm(0);
+	assert_int_equal(r, -1);
+	if (!strstr(f->err, named) || !strstr(f->err, "2000000000") ||
+	    !strstr(f->err, "fewer iterations"))
+		fail_msg("unexpected message: %s", f->err);
+	assert_int_equal(password.calls, asks);
+	assert_int_equal(count_entries(f->dir), 0);
+}
+
+/* Files whose key derivation asks for more than CP_KDF_ITERATIONS_MAX are
+ * refused before any key is derived: an encrypted PEM key, the MAC of a
+ * PKCS #12 file, its encrypted part, and a key bag in it. */
+static void
+test_costly_key_derivation(void **state)
+{
+	struct fixture *f = *state;
+	char *input_dir = make_temp_dir("certpick-import-input");
+	X509 *leaf = load_pki_certificate("leaves/p256/cert.pem");
+	EVP_PKEY *key = load_pki_key("leaves/p256/key.pem");
+	X509_SIG *sig = make_costly_encrypted_key((int)HUGE_ITERATIONS);
+	const ASN1_INTEGER *mac_iterations = NULL;
+	PKCS12 *p12;
+	char path[4096];
+	FILE *file;
+
+	assert_non_null(sig);
+	snprintf(path, sizeof(path), "%s/key.pem", input_dir);
+	file = fopen(path, "w");
+	assert_non_null(file);
+	assert_true(PEM_write_X509(file, leaf));
+	assert_true(PEM_write_PKCS8(file, sig));
+	assert_int_equal(fclose(file), 0);
+	import_refused(f, path, "the private key in", 0);
+
+	/* A MAC made with 2048 iterations that then claims the huge count. */
+	p12 = PKCS12_create("x", NULL, key, leaf, NULL, 0, 0, 2048, 2048, 0);
+	assert_non_null(p12);
+	PKCS12_get0_mac(NULL, NULL, NULL, &mac_iterations, p12);
+	assert_non_null(mac_iterations);
+	assert_true(ASN1_INTEGER_set((ASN1_INTEGER *)mac_iterations,
+				     HUGE_ITERATIONS));
+	snprintf(path, sizeof(path), "%s/mac.p12", input_dir);
+	file = fopen(path, "wb");
+	assert_non_null(file);
+	assert_true(i2d_PKCS12_fp(file, p12));
+	assert_int_equal(fclose(file), 0);
+	PKCS12_free(p12);
+	import_refused(f, path, "the MAC of", 0);
+
+	snprintf(path, sizeof(path), "%s/content.p12", input_dir);
+	write_pkcs12(path, NULL);
+	import_refused(f, path, "the encrypted content of", 0);
+
+	snprintf(path, sizeof(path), "%s/bag.p12", input_dir);
+	write_pkcs12(path, PKCS12_SAFEBAG_create0_pkcs8(sig));
+	sig = NULL; /* the bag owns it */
+	import_refused(f, path, "a private key in", 0);
+
+	remove_tree(input_dir);
+	free(input_dir);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+}
+
+/* The store keeps an encrypted key under the password it came with, and
+ * the picker can only send UTF-8 text: a key whose password is not UTF-8
+ * is refused rather than stored where nothing could unlock it. */
+static void
+test_password_not_utf8(void **state)
+{
+	struct fixture *f = *state;
+	char *input_dir = make_temp_dir("certpick-import-input");
+	X509 *leaf = load_pki_certificate("leaves/p256/cert.pem");
+	EVP_PKEY *key = load_pki_key("leaves/p256/key.pem");
+	const char latin1[] = "caf\xe9";
+	struct test_password password = {latin1, 1, 0};
+	struct cp_import_options options = {
+		.ask_password = test_password_cb,
+		.ask_password_arg = &password,
+	};
+	bool present = true;
+	char path[4096];
+	FILE *file;
+
+	snprintf(path, sizeof(path), "%s/key.pem", input_dir);
+	file = fopen(path, "w");
+	assert_non_null(file);
+	assert_true(PEM_write_X509(file, leaf));
+	assert_true(PEM_write_PKCS8PrivateKey(file, key, EVP_aes_256_cbc(),
+					      latin1, 4, NULL, NULL));
+	assert_int_equal(fclose(file), 0);
+
+	assert_int_equal(cp_store_import(f->store, path, &options, f->id,
+					 &present, f->err, sizeof(f->err)),
+			 -1);
+	if (!strstr(f->err, "not UTF-8") || !strstr(f->err, path))
+		fail_msg("unexpected message: %s", f->err);
+	assert_null(strstr(f->err, latin1));
+	assert_int_equal(count_entries(f->dir), 0);
+
+	remove_tree(input_dir);
+	free(input_dir);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+}
+
+/* A bundle whose chain is 40 CA certificates long keeps the first 10 above
+ * the leaf (CP_CHAIN_MAX), in order. Ordering a crafted chain of 1,500
+ * used to take 9 s, and the identity's chain then did not fit in a reply
+ * to Select. */
+static void
+test_long_chain_cut(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char *input_dir = make_temp_dir("certpick-import-input");
+	X509 *cas[40], *leaf;
+	STACK_OF(X509) *chain;
+	struct mint mint = {
+		.issuer_key = key,
+		.key = key,
+		.not_before = time(NULL) - 60,
+		.not_after = time(NULL) + 3600,
+		.ca = true,
+	};
+	char names[40][16], path[4096];
+	bool present = true;
+	FILE *file;
+
+	/* cas[39] is the root; cas[i] issued cas[i - 1]. */
+	for (int i = 39; i >= 0; i--) {
+		snprintf(names[i], sizeof(names[i]), "CA %d", i);
+		mint.common_name = names[i];
+		mint.issuer = i == 39 ? NULL : cas[i + 1];
+		cas[i] = mint_certificate(&mint);
+	}
+	mint.common_name = "Long Chain";
+	mint.issuer = cas[0];
+	mint.ca = false;
+	leaf = mint_certificate(&mint);
+
+	snprintf(path, sizeof(path), "%s/bundle.pem", input_dir);
+	file = fopen(path, "w");
+	assert_non_null(file);
+	assert_true(PEM_write_X509(file, leaf));
+	assert_true(PEM_write_PrivateKey(file, key, NULL, NULL, 0, NULL, NULL));
+	for (int i = 0; i < 40; i++) /* 7 and 40 are coprime: a shuffle */
+		assert_true(PEM_write_X509(file, cas[(i * 7) % 40]));
+	assert_int_equal(fclose(file), 0);
+
+	assert_int_equal(cp_store_import(f->store, path, NULL, f->id, &present,
+					 f->err, sizeof(f->err)),
+			 0);
+	chain = cp_identity_chain(cp_store_find(f->store, f->id));
+	assert_int_equal(sk_X509_num(chain), 10);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(X509_cmp(sk_X509_value(chain, i), cas[i]), 0);
+
+	for (int i = 0; i < 40; i++)
+		X509_free(cas[i]);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	remove_tree(input_dir);
+	free(input_dir);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -715,6 +948,9 @@ main(void)
 		TEST(test_unloadable_identity),
 		TEST(test_import_restores_key),
 		TEST(test_files_private),
+		TEST(test_costly_key_derivation),
+		TEST(test_password_not_utf8),
+		TEST(test_long_chain_cut),
 	};
 
 	return cmocka_run_group_tests_name("import", tests, NULL, NULL);

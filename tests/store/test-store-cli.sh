@@ -234,6 +234,9 @@ json_check match-sigalgs "$tmp/match-sigalgs.out" "[x['label'] for x in data
     if x['eligible']] == ['Alice Ed25519']"
 expect_status 2 match-bad-port match --store "$all" --port 70000
 expect_in match-bad-port.err "invalid port '70000'"
+expect_status 1 match-missing-ca match --store "$all" \
+	--ca-file "$tmp/missing.pem"
+expect_in match-missing-ca.err "cannot open $tmp/missing.pem"
 
 # Listing and removal.
 expect_ok list-all identities --store "$all"

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <openssl/ecdsa.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 #include "base64.h"
@@ -298,6 +299,94 @@ test_skips_bad_files(void **state)
 	assert_int_equal(cp_store_count(store), 1);
 	assert_string_equal(cp_identity_id(cp_store_get(store, 0)), f->id);
 	cp_store_free(store);
+}
+
+/* A FIFO named like an identity file is skipped at once; opening it for
+ * reading used to wait for a writer, which hung certpickd and every
+ * certpick command on the store. */
+static void
+test_skips_fifo(void **state)
+{
+	struct fixture *f = *state;
+	struct cp_store *store = NULL;
+	char path[4096], err[1024];
+
+	import_ok(f, "leaves/p256/bundle.pem", NULL, NULL);
+	snprintf(path, sizeof(path), "%s/%s.pem", f->dir,
+		 "3333333333333333333333333333333333333333333333333333333333"
+		 "333333");
+	assert_int_equal(mkfifo(path, 0600), 0);
+
+	alarm(20); /* a hang ends the test with SIGALRM */
+	assert_int_equal(cp_store_open(f->dir, &store, err, sizeof(err)), 0);
+	assert_int_equal(cp_store_count(store), 1);
+	alarm(0);
+	cp_store_free(store);
+}
+
+/* A label longer than the 256 bytes that import writes makes the file
+ * invalid, like a label with control characters. */
+static void
+test_skips_long_label(void **state)
+{
+	struct fixture *f = *state;
+	X509 *leaf = load_pki_certificate("leaves/p384/cert.pem");
+	EVP_PKEY *key = load_pki_key("leaves/p384/key.pem");
+	struct cp_store *store = NULL;
+	char label[300], err[1024];
+
+	import_ok(f, "leaves/p256/bundle.pem", NULL, NULL);
+	memset(label, 'x', sizeof(label) - 1);
+	label[sizeof(label) - 1] = '\0';
+	assert_int_equal(write_identity_file(f->dir, label, leaf, NULL, key),
+			 0);
+	assert_int_equal(cp_store_open(f->dir, &store, err, sizeof(err)), 0);
+	assert_int_equal(cp_store_count(store), 1);
+	assert_string_equal(cp_identity_id(cp_store_get(store, 0)), f->id);
+	cp_store_free(store);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+}
+
+/* A key at rest whose PBES2 asks for more than CP_KDF_ITERATIONS_MAX is
+ * left out with a warning, so that certpickd never runs the derivation:
+ * 2,000,000,000 iterations would stall it for minutes. The certificate
+ * still loads, with its key unavailable. */
+static void
+test_skips_costly_key(void **state)
+{
+	struct fixture *f = *state;
+	X509 *leaf = load_pki_certificate("leaves/p384/cert.pem");
+	X509_SIG *sig = make_costly_encrypted_key(2000000000);
+	struct cp_store *store = NULL;
+	struct cp_identity *identity;
+	char path[4096], err[1024];
+	int tries_left;
+	FILE *file;
+
+	assert_non_null(sig);
+	assert_int_equal(
+		write_identity_file(f->dir, "costly", leaf, NULL, NULL), 0);
+	assert_int_equal(identity_file_path(f->dir, leaf, path, sizeof(path)),
+			 0);
+	file = fopen(path, "a");
+	assert_non_null(file);
+	assert_true(PEM_write_PKCS8(file, sig));
+	assert_int_equal(fclose(file), 0);
+
+	assert_int_equal(cp_store_open(f->dir, &store, err, sizeof(err)), 0);
+	identity = find_by_label(store, "costly");
+	assert_non_null(identity);
+	assert_false(cp_identity_key_available(identity));
+	assert_false(cp_identity_locked(identity));
+	alarm(20); /* the derivation would take minutes */
+	assert_int_equal(cp_identity_unlock(identity, "x", &tries_left, err,
+					    sizeof(err)),
+			 -1);
+	alarm(0);
+	cp_store_free(store);
+	X509_SIG_free(sig);
+	X509_free(leaf);
 }
 
 /* Headers are percent-encoded, so a label survives any characters. */
@@ -815,6 +904,9 @@ main(void)
 		TEST(test_refresh_keeps_unlocked_key),
 		TEST(test_remove),
 		TEST(test_skips_bad_files),
+		TEST(test_skips_fifo),
+		TEST(test_skips_long_label),
+		TEST(test_skips_costly_key),
 		TEST(test_header_encoding),
 		TEST(test_accessors),
 		TEST(test_identity_json_valid),
