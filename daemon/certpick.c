@@ -19,6 +19,7 @@ static const struct {
 	{"connect", cmd_connect, "connect to a TLS server through certpickd"},
 	{"decisions", cmd_decisions, "list remembered decisions"},
 	{"forget", cmd_forget, "forget remembered decisions"},
+	{"call", cmd_call, "call a method of certpickd and print the reply"},
 };
 
 static void
@@ -30,6 +31,33 @@ usage(FILE *out)
 			commands[i].summary);
 	fprintf(out, "\nRun 'certpick COMMAND --help' for a command's options."
 		     "\n");
+}
+
+/* Words that other tools use for certpick's commands, such as gpg's
+ * --list-keys and the shell's ls and rm, with the command to suggest. */
+static const struct {
+	const char *word;
+	const char *command;
+} synonyms[] = {
+	{"list", "identities"}, {"ls", "identities"}, {"add", "import"},
+	{"rm", "remove"},	{"delete", "remove"},
+};
+
+static void
+print_unknown_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
+		if (strcmp(name, synonyms[i].word) == 0) {
+			fprintf(stderr,
+				"certpick: unknown command '%s'; did you mean "
+				"'certpick %s'?\n",
+				name, synonyms[i].command);
+			return;
+		}
+	fprintf(stderr,
+		"certpick: unknown command '%.100s'; run 'certpick --help' "
+		"for the list\n",
+		name);
 }
 
 int
@@ -52,9 +80,6 @@ main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
 
-	fprintf(stderr,
-		"certpick: unknown command '%.100s'; run 'certpick --help' "
-		"for the list\n",
-		argv[1]);
+	print_unknown_command(argv[1]);
 	return CP_EXIT_USAGE;
 }

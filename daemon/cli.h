@@ -16,3 +16,4 @@ int cmd_match(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_decisions(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
+int cmd_call(int argc, char **argv);

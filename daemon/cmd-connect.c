@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "agent.h"
 #include "certpick.h"
 #include "cli.h"
 #include "connect-parse.h"
@@ -43,6 +45,7 @@ struct run {
 	struct event_base *base;
 	SSL_CTX *ctx;
 	struct cp_connect_target target;
+	char server[320]; /* HOST:PORT, or [ADDRESS]:PORT, for messages */
 	struct certpick_options options;
 	const char *cert_file;
 	const char *ca_file; /* --ca-file, or NULL for the system's store */
@@ -211,13 +214,136 @@ open_tcp(const struct run *run)
 	}
 	freeaddrinfo(list);
 	if (fd < 0)
-		fprintf(stderr,
-			"certpick connect: cannot connect to %s:%s: %s\n",
-			run->target.host, run->target.port, strerror(error));
+		fprintf(stderr, "certpick connect: cannot connect to %s: %s\n",
+			run->server, strerror(error));
 	return fd;
 }
 
 static void start_connection(struct run *run);
+
+/* Compares a host that certpickd stored, in lower case and without a
+ * trailing dot, with the host as the person wrote it. */
+static bool
+same_host(const char *stored, const char *written)
+{
+	size_t len = strlen(written);
+
+	if (len > 1 && written[len - 1] == '.')
+		len--;
+	return strlen(stored) == len && strncasecmp(stored, written, len) == 0;
+}
+
+/* Calls method on fd and returns the array member of its reply (a new
+ * reference), or NULL when the call failed. parameters may be NULL, and
+ * the caller keeps its reference. */
+static json_t *
+list_from_agent(int fd, const char *method, json_t *parameters,
+		const char *member)
+{
+	struct cp_agent_reply reply = {0};
+	char err[256];
+	json_t *list = NULL;
+
+	if (cp_agent_call(fd, method, parameters, 5000, &reply, err,
+			  sizeof(err)) < 0)
+		return NULL;
+	if (!reply.error)
+		list = json_incref(json_object_get(reply.parameters, member));
+	cp_agent_reply_clear(&reply);
+	if (!json_is_array(list)) {
+		json_decref(list);
+		return NULL;
+	}
+	return list;
+}
+
+/* Whether decisions, from ListDecisions, send no certificate to the
+ * target. */
+static bool
+declined_is_remembered(const struct run *run, json_t *decisions)
+{
+	json_t *decision;
+	size_t i;
+
+	json_array_foreach(decisions, i, decision)
+	{
+		const char *host =
+			json_string_value(json_object_get(decision, "host"));
+		json_int_t port =
+			json_integer_value(json_object_get(decision, "port"));
+
+		/* certpickd stores hosts in lower case, without a trailing
+		 * dot. A decision without an id sends no certificate. */
+		if (host && same_host(host, run->target.host) &&
+		    port == (json_int_t)run->options.port &&
+		    !json_is_string(json_object_get(decision, "id")))
+			return true;
+	}
+	return false;
+}
+
+static bool
+any_eligible(json_t *verdicts)
+{
+	json_t *verdict;
+	size_t i;
+
+	json_array_foreach(verdicts, i, verdict)
+	{
+		if (json_is_true(json_object_get(verdict, "eligible")))
+			return true;
+	}
+	return false;
+}
+
+/* Prints why no certificate went to a server that then rejected the
+ * connection, when a running certpickd shows a cause that is true for any
+ * request: a remembered "Send No Certificate", an empty store, or a store
+ * of identities that no request accepts, such as expired ones. The last
+ * two show no dialog, so nothing else explains them. */
+static void
+print_no_certificate_hint(const struct run *run)
+{
+	char err[256];
+	json_t *decisions, *verdicts, *server;
+	int fd;
+
+	if (run->cert_file)
+		return;
+	fd = cp_agent_connect(false, err, sizeof(err));
+	if (fd < 0)
+		return;
+	decisions = list_from_agent(fd, "org.certpick.Agent.ListDecisions",
+				    NULL, "decisions");
+	/* Without the server's CA names, Match accepts every issuer, so an
+	 * identity that it excludes is excluded for this server too. */
+	server = json_pack("{s:s, s:i}", "host", run->target.host, "port",
+			   (int)run->options.port);
+	verdicts = server ? list_from_agent(fd, "org.certpick.Agent.Match",
+					    server, "verdicts")
+			  : NULL;
+	json_decref(server);
+	close(fd);
+
+	if (decisions && declined_is_remembered(run, decisions))
+		fprintf(stderr,
+			"certpick connect: certpickd remembers \"Send No "
+			"Certificate\" for this server until you log out; run "
+			"'certpick forget %s' to be asked again\n",
+			run->server);
+	else if (verdicts && json_array_size(verdicts) == 0)
+		fprintf(stderr, "certpick connect: certpickd's identity store "
+				"is empty; add an identity with 'certpick "
+				"import FILE'\n");
+	else if (verdicts && !any_eligible(verdicts))
+		fprintf(stderr,
+			"certpick connect: no identity in certpickd's store "
+			"can be used now (%zu in all); 'certpick match' gives "
+			"the reasons\n",
+			json_array_size(verdicts));
+	json_decref(decisions);
+	json_decref(verdicts);
+}
 
 static void
 finish(struct run *run, int exit_code)
@@ -303,6 +429,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct run *run = arg;
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	const char *message = certpick_bufferevent_error(bev);
+	const char *label = certpick_ssl_sent_label(ssl);
 	int status = certpick_ssl_status(ssl);
 	unsigned long e;
 
@@ -312,14 +439,16 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_EOF) {
 		if (run->target.https && !run->head_done) {
 			fprintf(stderr,
-				"certpick connect: %s:%s closed the connection "
+				"certpick connect: %s closed the connection "
 				"before a complete HTTP response\n",
-				run->target.host, run->target.port);
+				run->server);
 			finish(run, EXIT_NETWORK);
 			return;
 		}
 		if (run->http_status >= 400) {
 			print_http_error(run, ssl);
+			if (!label)
+				print_no_certificate_hint(run);
 			finish(run, EXIT_HTTP);
 			return;
 		}
@@ -328,20 +457,21 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (status != CERTPICK_OK && message) {
 		fprintf(stderr, "certpick connect: %s\n", message);
+		if (status == CERTPICK_E_REJECTED && !label)
+			print_no_certificate_hint(run);
 		finish(run, exit_code_for(status));
 		return;
 	}
 	e = bufferevent_get_openssl_error(bev);
 	if (e)
 		fprintf(stderr,
-			"certpick connect: connection to %s:%s failed: "
+			"certpick connect: connection to %s failed: "
 			"%s\n",
-			run->target.host, run->target.port,
-			ERR_reason_error_string(e));
+			run->server, ERR_reason_error_string(e));
 	else
 		fprintf(stderr,
-			"certpick connect: connection to %s:%s failed: %s\n",
-			run->target.host, run->target.port,
+			"certpick connect: connection to %s failed: %s\n",
+			run->server,
 			errno ? strerror(errno) : "closed by the server");
 	finish(run, EXIT_NETWORK);
 }
@@ -548,6 +678,8 @@ on_connected(struct bufferevent *bev, int status, const char *message,
 		fprintf(stderr, "certpick connect: %s\n", message);
 		if (strncmp(message, VERIFY_FAILED, strlen(VERIFY_FAILED)) == 0)
 			print_verify_hint(run, message);
+		if (status == CERTPICK_E_REJECTED)
+			print_no_certificate_hint(run);
 		finish(run, exit_code_for(status));
 		return;
 	}
@@ -556,9 +688,9 @@ on_connected(struct bufferevent *bev, int status, const char *message,
 	if (certpick_ssl_sent_label(ssl))
 		run->label_at_open = strdup(certpick_ssl_sent_label(ssl));
 	if (run->verbose) {
-		fprintf(stderr, "certpick: connected to %s:%s with %s, %s\n",
-			run->target.host, run->target.port,
-			SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+		fprintf(stderr, "certpick: connected to %s with %s, %s\n",
+			run->server, SSL_get_version(ssl),
+			SSL_get_cipher_name(ssl));
 		print_sent(run, ssl, "");
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
@@ -785,6 +917,9 @@ cmd_connect(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
+		fprintf(stderr, "certpick connect: %s\n",
+			optind == argc ? "the URL or HOST:PORT is missing"
+				       : "give one URL or HOST:PORT");
 		usage(stderr);
 		return CP_EXIT_USAGE;
 	}
@@ -799,6 +934,9 @@ cmd_connect(int argc, char **argv)
 	}
 	if (cp_connect_parse_target(argv[optind], &run.target) < 0)
 		return CP_EXIT_USAGE;
+	snprintf(run.server, sizeof(run.server),
+		 strchr(run.target.host, ':') ? "[%s]:%s" : "%s:%s",
+		 run.target.host, run.target.port);
 
 	run.ca_file = ca_file;
 	run.options.host = run.target.host;

@@ -1,6 +1,7 @@
 /* The certpick subcommands that ask certpickd about remembered decisions:
  * decisions and forget. Both start certpickd when it is not running, since
  * "always" decisions outlive it. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -230,9 +231,20 @@ parse_server(const char *text)
 		port_text = end[1] ? end + 2 : NULL;
 	} else {
 		const char *colon = strchr(text, ':');
+		unsigned char address[16];
 
-		if (colon && strchr(colon + 1, ':'))
-			colon = NULL; /* a bare IPv6 address */
+		if (colon && strchr(colon + 1, ':')) {
+			/* A bare IPv6 address, which cannot take a port:
+			 * "::1:8443" would be read as the address ::1:8443. */
+			if (inet_pton(AF_INET6, text, address) != 1) {
+				log_error("invalid server '%.100s': write an "
+					  "IPv6 address with a port as "
+					  "[ADDRESS]:PORT",
+					  text);
+				return NULL;
+			}
+			colon = NULL;
+		}
 		snprintf(host, sizeof(host), "%.*s",
 			 colon ? (int)(colon - text) : (int)strlen(text), text);
 		port_text = colon ? colon + 1 : NULL;
@@ -299,6 +311,10 @@ cmd_forget(int argc, char **argv)
 	count = json_integer_value(json_object_get(reply, "forgotten"));
 	printf("forgot %lld decision%s\n", (long long)count,
 	       count == 1 ? "" : "s");
+	if (count == 0 && !all)
+		log_info("no decision is remembered for '%.100s'; 'certpick "
+			 "decisions' lists the servers as HOST:PORT",
+			 argv[optind]);
 	json_decref(reply);
 	return CP_EXIT_OK;
 }

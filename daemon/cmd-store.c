@@ -1,10 +1,12 @@
 /* The certpick subcommands that work on the identity store directly:
  * import, identities, remove and match. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -23,11 +25,23 @@
 /* The shortest id prefix that remove accepts. */
 #define ID_PREFIX_MIN 8
 
+/* Opens the store in dir, else the default one. cp_store_open creates a
+ * missing directory, which import needs. The commands that only read
+ * (create false) reject a --store directory that does not exist, because
+ * it is more likely a mistyped path than an empty store. */
 static int
-open_store(const char *dir, struct cp_store **store)
+open_store(const char *dir, bool create, struct cp_store **store)
 {
 	char err[1024];
+	struct stat st;
 
+	if (dir && !create && stat(dir, &st) < 0 && errno == ENOENT) {
+		log_error("the store %s does not exist; check --store, or add "
+			  "an identity to it with 'certpick import --store "
+			  "%s FILE'",
+			  dir, dir);
+		return -1;
+	}
 	if (!dir)
 		dir = cp_store_default_dir();
 	if (cp_store_open(dir, store, err, sizeof(err)) < 0) {
@@ -51,6 +65,49 @@ import_usage(FILE *out)
 		"line of FILE\n"
 		"                       (default: ask on the terminal)\n"
 		"  --label TEXT         the name shown in the picker\n" OPTION_STORE_HELP);
+}
+
+/* Prints that file was in the store already. A --label that differs from
+ * the stored one is not applied, so a warning tells how to change it. */
+static void
+print_already_imported(const struct cp_store *store, const char *file,
+		       const char *id, const char *label)
+{
+	const char *stored = cp_identity_label(cp_store_find(store, id));
+
+	printf("%s is already in the store as %s; nothing changed\n", file, id);
+	if (label && strcmp(label, stored) != 0)
+		log_warning("the label stays \"%s\", not \"%s\"; to change "
+			    "it, run 'certpick remove %.16s' and import the "
+			    "file again with --label",
+			    stored, label, id);
+}
+
+/* Prints the new identity, and warns when no certificate request could
+ * accept it, such as an expired certificate or one meant for servers:
+ * the picker would always list it as excluded. */
+static void
+print_imported(const struct cp_store *store, const char *id)
+{
+	const struct cp_identity *identity = cp_store_find(store, id);
+	struct cp_match_request any = {0};
+	unsigned reasons = cp_match_identity(store, &any, identity);
+	/* Room for every reason code, the longest of which has 33 bytes. */
+	char codes[CP_REASON_COUNT * 40] = "";
+
+	printf("imported \"%s\" as %s\n", cp_identity_label(identity), id);
+	if (!reasons)
+		return;
+	for (int i = 0; i < CP_REASON_COUNT; i++) {
+		if (!(reasons & (1u << i)))
+			continue;
+		if (codes[0])
+			strcat(codes, ", ");
+		strcat(codes, cp_reason_code(1u << i));
+	}
+	log_warning("\"%s\" cannot be used for TLS client authentication "
+		    "now (%s); 'certpick match' lists the reasons",
+		    cp_identity_label(identity), codes);
 }
 
 int
@@ -98,10 +155,12 @@ cmd_import(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
+		log_error(argc == optind ? "the FILE to import is missing"
+					 : "import takes one FILE");
 		import_usage(stderr);
 		return CP_EXIT_USAGE;
 	}
-	if (open_store(dir, &store) < 0)
+	if (open_store(dir, true, &store) < 0)
 		return CP_EXIT_FAILURE;
 
 	if (cp_store_import(store, argv[optind], &import, id, &already, err,
@@ -115,11 +174,9 @@ cmd_import(int argc, char **argv)
 		return CP_EXIT_FAILURE;
 	}
 	if (already)
-		printf("%s is already in the store as %s; nothing changed\n",
-		       argv[optind], id);
+		print_already_imported(store, argv[optind], id, import.label);
 	else
-		printf("imported \"%s\" as %s\n",
-		       cp_identity_label(cp_store_find(store, id)), id);
+		print_imported(store, id);
 	cp_store_free(store);
 	return CP_EXIT_OK;
 }
@@ -233,14 +290,15 @@ cmd_identities(int argc, char **argv)
 		identities_usage(stderr);
 		return CP_EXIT_USAGE;
 	}
-	if (open_store(dir, &store) < 0)
+	if (open_store(dir, false, &store) < 0)
 		return CP_EXIT_FAILURE;
 
 	if (json) {
 		r = list_json(store);
 	} else if (cp_store_count(store) == 0) {
-		printf("No identities in the store. Add one with: certpick "
-		       "import FILE\n");
+		printf("No identities in the store %s. Add one with: certpick "
+		       "import FILE\n",
+		       dir ? dir : cp_store_default_dir());
 	} else {
 		for (size_t i = 0; i < cp_store_count(store); i++) {
 			if (i > 0)
@@ -324,10 +382,12 @@ cmd_remove(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
+		log_error(argc == optind ? "the ID to remove is missing"
+					 : "remove takes one ID");
 		remove_usage(stderr);
 		return CP_EXIT_USAGE;
 	}
-	if (open_store(dir, &store) < 0)
+	if (open_store(dir, false, &store) < 0)
 		return CP_EXIT_FAILURE;
 
 	identity = find_by_prefix(store, argv[optind]);
@@ -405,6 +465,12 @@ read_ca_file(struct match_options *options, const char *path)
 
 /* Reads a DER-encoded X.509 name, as a server sends it in its certificate
  * request, or else a DER certificate, whose subject is taken. */
+static bool
+is_pem(const unsigned char *data, long len)
+{
+	return len >= 10 && memcmp(data, "-----BEGIN", 10) == 0;
+}
+
 static int
 read_ca_der(struct match_options *options, const char *path)
 {
@@ -438,8 +504,11 @@ read_ca_der(struct match_options *options, const char *path)
 					X509_get_subject_name(certificate));
 		else
 			log_error("%s is neither a DER-encoded X.509 name nor "
-				  "a DER certificate",
-				  path);
+				  "a DER certificate%s",
+				  path,
+				  is_pem(data, len) ? "; give a PEM file with "
+						      "--ca-file"
+						    : "");
 	}
 	ERR_clear_error();
 	X509_NAME_free(name);
@@ -519,6 +588,7 @@ match_usage(FILE *out)
 static int
 parse_match_option(struct match_options *options, int c, const char *value)
 {
+	const char *version;
 	char *end;
 
 	switch (c) {
@@ -539,13 +609,17 @@ parse_match_option(struct match_options *options, int c, const char *value)
 	case 'a':
 		return parse_sigalgs(options, value);
 	case 't':
-		if (strcmp(value, "1.2") != 0 && strcmp(value, "1.3") != 0) {
+		/* Also in the form that Select's tls_version and OpenSSL's
+		 * SSL_get_version use. */
+		version = strncmp(value, "TLSv", 4) == 0 ? value + 4 : value;
+		if (strcmp(version, "1.2") != 0 &&
+		    strcmp(version, "1.3") != 0) {
 			log_error("invalid TLS version '%.20s': expected 1.2 "
 				  "or 1.3",
 				  value);
 			return -1;
 		}
-		options->tls12 = strcmp(value, "1.2") == 0;
+		options->tls12 = strcmp(version, "1.2") == 0;
 		return 0;
 	case 'j':
 		options->json = true;
@@ -647,7 +721,7 @@ run_match(struct match_options *options)
 	ssize_t n;
 	int r = 0;
 
-	if (open_store(options->dir, &store) < 0)
+	if (open_store(options->dir, false, &store) < 0)
 		return -1;
 	n = cp_match(store, &request, &verdicts);
 	if (n < 0) {

@@ -4,9 +4,11 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -17,6 +19,10 @@
 #include "text.h"
 
 #define POLICY_KEY "AutoSelectCertificateForUrls"
+
+/* Maximum size of a policy file, in bytes. A rule takes about 150 bytes,
+ * so a file of tens of thousands of rules fits (an estimate). */
+#define POLICY_FILE_MAX (4 * 1024 * 1024)
 
 /* The name attributes a filter may test, as Chromium accepts them. */
 enum field {
@@ -136,7 +142,9 @@ parse_host(struct rule *rule, const char *text, size_t len)
 		rule->host_kind = HOST_ANY;
 		return NULL;
 	}
-	if (host[0] == '[' && host[len - 1] == ']') {
+	/* "[*.]" also starts with '[' and ends with ']'. */
+	if (host[0] == '[' && host[len - 1] == ']' &&
+	    strncmp(host, "[*.]", 4) != 0) {
 		host[len - 1] = '\0';
 		if (inet_pton(AF_INET6, host + 1, rule->address) != 1)
 			return "the IPv6 address is not valid";
@@ -313,31 +321,87 @@ parse_rule(struct rule *rule, json_t *entry)
 	return why;
 }
 
+/* Reads the policy file, a regular file of at most POLICY_FILE_MAX bytes,
+ * into a new NUL-terminated buffer. Returns NULL with the reason in why,
+ * or with *missing set when the file does not exist. */
+static char *
+read_policy_file(const char *path, size_t *len, bool *missing, char *why,
+		 size_t why_size)
+{
+	/* O_NONBLOCK: opening a FIFO would wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	char *data = NULL;
+	struct stat st;
+	ssize_t n = 0;
+
+	*missing = fd < 0 && errno == ENOENT;
+	*len = 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(why, why_size, "%s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, why_size, "it is not a regular file");
+		goto out;
+	}
+	data = malloc(POLICY_FILE_MAX + 1);
+	if (!data) {
+		snprintf(why, why_size, "out of memory");
+		goto out;
+	}
+	while (*len <= POLICY_FILE_MAX &&
+	       ((n = read(fd, data + *len, POLICY_FILE_MAX + 1 - *len)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		*len += n > 0 ? (size_t)n : 0;
+	if (n < 0 || *len > POLICY_FILE_MAX) {
+		if (n < 0)
+			snprintf(why, why_size, "%s", strerror(errno));
+		else
+			snprintf(why, why_size,
+				 "it is larger than the maximum of %d MiB",
+				 POLICY_FILE_MAX / (1024 * 1024));
+		free(data);
+		data = NULL;
+		goto out;
+	}
+	data[*len] = '\0';
+
+out:
+	if (fd >= 0)
+		close(fd);
+	return data;
+}
+
 int
 cp_policy_load(const char *path, bool required, struct cp_policy **out,
 	       char *err, size_t err_size)
 {
 	struct cp_policy *policy = calloc(1, sizeof(*policy));
-	json_t *root, *list, *entry;
+	json_t *root = NULL, *list, *entry;
 	json_error_t error;
-	size_t i;
+	char reason[200];
+	bool missing;
+	char *data;
+	size_t i, len;
 
 	*out = NULL;
 	if (!policy) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
+	data = read_policy_file(path, &len, &missing, reason, sizeof(reason));
+	if (data) {
+		root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &error);
+		free(data);
+		snprintf(reason, sizeof(reason), "%s", root ? "" : error.text);
+	}
 	if (!root) {
-		bool missing = error.position == 0 && access(path, F_OK) < 0 &&
-			       errno == ENOENT;
-
 		if (missing && !required) {
 			*out = policy;
 			return 0;
 		}
 		snprintf(err, err_size, "cannot load the policy file '%s': %s",
-			 path, error.text);
+			 path, reason);
 		free(policy);
 		return -1;
 	}

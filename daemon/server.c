@@ -58,7 +58,10 @@ struct cp_call {
 	struct cp_conn *conn;
 	char *method;
 	bool oneway, more, done;
-	json_t *pending; /* messages not yet written, in order */
+	/* Encoded messages not yet moved to the output, in order. Their
+	 * bytes count against CP_OUTPUT_BUFFER_MAX like the output's, so
+	 * replies held back behind an unfinished call are bounded too. */
+	struct evbuffer *pending;
 	TAILQ_ENTRY(cp_call) link;
 };
 
@@ -77,6 +80,8 @@ struct cp_conn {
 	bool held_back;	  /* complete messages wait for a limit to clear */
 	unsigned n_calls; /* unanswered calls */
 	size_t scanned;	  /* input bytes known to hold no NUL */
+	/* Bytes in the pending buffers of its calls. */
+	size_t held_bytes;
 	struct event *partial_timer;
 	/* Runs at the next turn of the event loop: frees a dead connection,
 	 * or takes the input that a limit held back. Replies never run
@@ -267,9 +272,24 @@ check_outgoing(struct cp_conn *conn, const char *method, json_t *msg)
 			  bad);
 }
 
+/* Returns the number of reply bytes that the connection keeps because the
+ * socket has not taken them yet. */
+static size_t
+conn_buffered(const struct cp_conn *conn)
+{
+	return evbuffer_get_length(bufferevent_get_output(conn->bev)) +
+	       conn->held_bytes;
+}
+
+static int queue_too_large(struct cp_call *call, json_t *msg);
+
+/* Encodes msg into the call's pending buffer and frees msg. */
 static void
 call_queue_message(struct cp_call *call, json_t *msg)
 {
+	size_t before = evbuffer_get_length(call->pending);
+	int r;
+
 	if (!msg) {
 		log_error("out of memory building the reply to %s",
 			  call->method);
@@ -277,8 +297,19 @@ call_queue_message(struct cp_call *call, json_t *msg)
 		return;
 	}
 	check_outgoing(call->conn, call->method, msg);
-	if (json_array_append_new(call->pending, msg) < 0)
+	errno = 0;
+	r = vl_evbuffer_add(call->pending, msg);
+	if (r < 0 && errno == EMSGSIZE)
+		r = queue_too_large(call, msg);
+	json_decref(msg);
+	call->conn->held_bytes += evbuffer_get_length(call->pending) - before;
+	if (r < 0) {
+		log_error("cannot queue the reply to %s: %s", call->method,
+			  errno == EMSGSIZE
+				  ? "it exceeds the maximum message size"
+				  : "out of memory");
 		conn_close_soon(call->conn);
+	}
 }
 
 static void
@@ -288,7 +319,8 @@ call_free(struct cp_call *call)
 
 	TAILQ_REMOVE(&conn->calls, call, link);
 	conn->n_calls--;
-	json_decref(call->pending);
+	conn->held_bytes -= evbuffer_get_length(call->pending);
+	evbuffer_free(call->pending);
 	free(call->method);
 	free(call);
 }
@@ -334,8 +366,7 @@ cp_call_continue(struct cp_call *call, json_t *parameters)
 		json_decref(parameters);
 		return conn->dead ? -1 : 0;
 	}
-	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) >
-	    CP_OUTPUT_BUFFER_MAX) {
+	if (conn_buffered(conn) > CP_OUTPUT_BUFFER_MAX) {
 		json_decref(parameters);
 		peer_warning(conn->server,
 			     "closing the connection of pid %d uid %u: it "
@@ -371,13 +402,14 @@ cp_call_invalid_parameter(struct cp_call *call, const char *parameter)
 		      json_pack("{s:s}", "parameter", parameter));
 }
 
-/* Replies LimitReached "message-size" in place of a final reply that does
+/* Queues LimitReached "message-size" in place of a final reply that does
  * not fit in a message, such as the identities of a store of several
  * hundred, so that the client learns why. Returns -1 for a reply that
  * continues a stream, which an error would end early. */
 static int
-send_too_large(struct cp_conn *conn, struct cp_call *call, json_t *msg)
+queue_too_large(struct cp_call *call, json_t *msg)
 {
+	struct cp_conn *conn = call->conn;
 	char error[128];
 	json_t *limit;
 	int r;
@@ -392,10 +424,29 @@ send_too_large(struct cp_conn *conn, struct cp_call *call, json_t *msg)
 	limit = vl_error_new(error,
 			     json_pack("{s:s, s:i}", "limit", "message-size",
 				       "max", VL_MESSAGE_MAX));
-	r = limit ? vl_evbuffer_send(bufferevent_get_output(conn->bev),
-				     bufferevent_getfd(conn->bev), limit)
-		  : -1;
+	r = limit ? vl_evbuffer_add(call->pending, limit) : -1;
 	json_decref(limit);
+	return r;
+}
+
+/* Moves the call's pending messages to the output. When nothing is queued
+ * there, they go straight to the socket first, which saves arming the
+ * write event, waiting for it and disarming it: three system calls per
+ * reply. A send error other than EAGAIN leaves the messages in the output,
+ * where the bufferevent's next write finds the error. */
+static int
+call_move_pending(struct cp_call *call, struct evbuffer *output,
+		  evutil_socket_t fd)
+{
+	size_t len = evbuffer_get_length(call->pending);
+	int r;
+
+	if (len == 0)
+		return 0;
+	if (evbuffer_get_length(output) == 0)
+		evbuffer_write(call->pending, fd);
+	r = evbuffer_add_buffer(output, call->pending);
+	call->conn->held_bytes -= len - evbuffer_get_length(call->pending);
 	return r;
 }
 
@@ -413,25 +464,13 @@ conn_flush(struct cp_conn *conn)
 	if (conn->dead)
 		return;
 	for (call = TAILQ_FIRST(&conn->calls); call; call = next) {
-		size_t i;
-		json_t *msg;
-
 		next = TAILQ_NEXT(call, link);
-		json_array_foreach(call->pending, i, msg)
-		{
-			/* Straight to the socket when nothing is queued, which
-			 * saves arming the write event, waiting for it and
-			 * disarming it: three system calls per reply. */
-			if (vl_evbuffer_send(output, fd, msg) < 0 &&
-			    (errno != EMSGSIZE ||
-			     send_too_large(conn, call, msg) < 0)) {
-				log_error("cannot send the reply to %s: %s",
-					  call->method, strerror(errno));
-				conn_close_soon(conn);
-				return;
-			}
+		if (call_move_pending(call, output, fd) < 0) {
+			log_error("cannot send the reply to %s: out of memory",
+				  call->method);
+			conn_close_soon(conn);
+			return;
 		}
-		json_array_clear(call->pending);
 		if (call->done)
 			call_free(call);
 		else if (!call->oneway)
@@ -588,7 +627,7 @@ handle_message(struct cp_conn *conn, json_t *msg)
 		return -1;
 	call = calloc(1, sizeof(*call));
 	if (!call || !(call->method = strdup(parsed.method)) ||
-	    !(call->pending = json_array())) {
+	    !(call->pending = evbuffer_new())) {
 		if (call)
 			free(call->method);
 		free(call);
@@ -610,8 +649,7 @@ may_take_input(const struct cp_conn *conn)
 {
 	return !conn->dead && !conn->closing &&
 	       conn->n_calls < CP_CALLS_PER_CONNECTION_MAX &&
-	       evbuffer_get_length(bufferevent_get_output(conn->bev)) <=
-		       CP_OUTPUT_BUFFER_MAX;
+	       conn_buffered(conn) <= CP_OUTPUT_BUFFER_MAX;
 }
 
 /* Arms the partial-message timer when the input ends in part of a message,

@@ -219,6 +219,12 @@ load_file(const char *dir, int dir_fd, const char *name,
 	 * change how a regular file reads. */
 	fd = openat(dir_fd, name,
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ELOOP) {
+		log_warning("skipping %s: it is a symbolic link, which the "
+			    "store does not follow; replace it with the file",
+			    path);
+		return 0;
+	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		log_warning("skipping %s: %s", path, strerror(errno));
 		if (fd >= 0)

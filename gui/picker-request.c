@@ -5,6 +5,11 @@
 
 #include "picker-text.h"
 
+/* Maximum timeout of a Choose, in seconds, which is also the maximum of
+ * certpickd's --timeout. Larger values would overflow the countdown's
+ * deadline in microseconds. */
+#define PICKER_TIMEOUT_MAX_SECONDS 86400
+
 /* A required string member, or "" when it is absent; vl_interface_check
  * has already made sure that it is a string. */
 static char *
@@ -209,6 +214,10 @@ picker_request_from_json(const json_t *parameters, char *bad, size_t bad_size)
 
 	request->preselected = dup_optional_string(parameters, "preselected");
 	request->timeout = get_int(parameters, "timeout");
+	if (request->timeout > PICKER_TIMEOUT_MAX_SECONDS) {
+		g_snprintf(bad, bad_size, "timeout");
+		goto invalid;
+	}
 	request->parent_window =
 		dup_optional_string(parameters, "parent_window");
 	if (!read_scopes(request,

@@ -483,6 +483,11 @@ build_list(struct picker_window *w)
 
 	gtk_list_box_set_selection_mode(GTK_LIST_BOX(w->list),
 					GTK_SELECTION_BROWSE);
+	/* GtkListBox activates a row on a single click by default, which
+	 * would send the certificate as soon as the person selects it. A
+	 * click selects, as in browsers' dialogs, and a double click or
+	 * Enter sends. */
+	gtk_list_box_set_activate_on_single_click(GTK_LIST_BOX(w->list), FALSE);
 	gtk_container_add(GTK_CONTAINER(box), frame);
 	gtk_container_add(GTK_CONTAINER(box), build_empty(w));
 	gtk_widget_show_all(box);

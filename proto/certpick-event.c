@@ -286,9 +286,8 @@ certpick_connect(struct event_base *base, SSL_CTX *ctx, evutil_socket_t fd,
 				      ? options->timeout_ms
 				      : CERTPICK_DEFAULT_TIMEOUT_MS;
 
-	/* A new SSL for every connection: a certificate chosen for one
-	 * connection stays installed on its SSL across SSL_clear, so a
-	 * reused SSL would silently present it to the next server. */
+	/* A new SSL for every connection, so that nothing of an earlier
+	 * connection carries over, such as its session. */
 	connect->ssl = SSL_new(ctx);
 	bio = BIO_new_socket(fd, BIO_NOCLOSE);
 	if (!connect->ssl || !bio || evutil_make_socket_nonblocking(fd) < 0 ||

@@ -97,6 +97,44 @@ cp_ssl_state_get(const SSL *ssl)
 
 static void select_early(SSL *ssl, struct cp_ssl_state *state);
 
+/* Forgets the previous connection when a program reuses the SSL after
+ * SSL_clear, which keeps the certificate installed. Otherwise OpenSSL
+ * would not call client_cert_cb for the next server, because a certificate
+ * is set, and would present the previous choice without asking. The
+ * label, id and alerts of the previous connection would also be reported
+ * for the next one. A certificate that the program set itself stays. */
+static void
+reset_for_new_connection(SSL *ssl, struct cp_ssl_state *state)
+{
+	if (state->leaf && SSL_get_certificate(ssl) == state->leaf)
+		SSL_certs_clear(ssl);
+	clear_choice(state);
+
+	/* A reply still to come belongs to the previous server. */
+	if (state->link && (state->request == CP_REQUEST_PENDING ||
+			    vl_reader_has_partial(&state->reader))) {
+		state->link->broken = true;
+		cp_agent_link_unref(state->link);
+		state->link = NULL;
+	}
+	vl_reader_clear(&state->reader);
+	state->request = CP_REQUEST_IDLE;
+
+	free(state->sent_id);
+	free(state->sent_label);
+	state->sent_id = NULL;
+	state->sent_label = NULL;
+	state->asked = false;
+	state->agent_failed = false;
+	state->handshake_done = false;
+	state->saw_request = false;
+	state->sent_early = false;
+	state->alert_received = 0;
+	state->rejection_reported = false;
+	state->status = CERTPICK_OK;
+	state->error[0] = '\0';
+}
+
 /* Records fatal alerts from the server, so that a rejection can be
  * distinguished from other failures, and sends an early Select in TLS 1.3.
  * Then calls the SSL_CTX's info callback. */
@@ -106,6 +144,10 @@ info_callback(const SSL *ssl, int where, int ret)
 	struct cp_ssl_state *state = cp_ssl_state_get(ssl);
 	void (*ctx_callback)(const SSL *, int, int);
 
+	/* A first handshake starts from the "before" state; a TLS 1.2
+	 * renegotiation starts from the finished one and keeps the choice. */
+	if (state && (where & SSL_CB_HANDSHAKE_START) && SSL_in_before(ssl))
+		reset_for_new_connection((SSL *)ssl, state);
 	if (state && (where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT &&
 	    (ret >> 8) == SSL3_AL_FATAL)
 		state->alert_received = ret & 0xff;

@@ -134,9 +134,11 @@ int certpick_client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey);
  * server's alerts and then calls the SSL_CTX's info callback; replacing it
  * with SSL_set_info_callback stops rejection reports. certpick_connect
  * calls this function; a program that drives the SSL itself calls it after
- * SSL_new. Without it, the callbacks use the SNI or the peer's address as
- * host and the peer's port. Returns 0, or -1 when out of memory or host is
- * invalid. */
+ * SSL_new, and again after SSL_clear for the next server. Without it, the
+ * callbacks use the SNI or the peer's address as host and the peer's port.
+ * When an SSL is reused after SSL_clear, its next handshake starts without
+ * the certificate that certpick installed for the previous one. Returns 0,
+ * or -1 when out of memory or host is invalid. */
 int certpick_ssl_setup(SSL *ssl, const struct certpick_options *options);
 
 /* The socket to wait on, for reading, after an SSL call failed with

@@ -413,6 +413,20 @@ def check_in(needle, haystack, scenario):
         raise Failure(f"{scenario}: {needle!r} not found in:\n{haystack}")
 
 
+def sent_and_seen(stdout):
+    """(label sent, subject seen by the server) per connection, from the
+    output of tls-client."""
+    results = []
+    for block in stdout.split("=== connection ")[1:]:
+        sent = block.split(": sent ", 1)[1].split("\n", 1)[0]
+        seen = "none"
+        if "no client certificate available" not in block:
+            seen = block.split("Subject: O=certpick test, CN=", 1)[1]
+            seen = seen.split("\n", 1)[0]
+        results.append((sent, seen))
+    return results
+
+
 def run(test):
     global SERVER_CA, TLS_CLIENT
     parser = argparse.ArgumentParser()

@@ -12,6 +12,8 @@ from clienttest import (check, check_equal, check_in, check_status, pki,
 def usage_errors(ctx):
     for args, text in [
             ((), "usage: certpick connect"),
+            ((), "the URL or HOST:PORT is missing"),
+            (("localhost:1", "localhost:2"), "give one URL or HOST:PORT"),
             (("example.test",), "invalid target 'example.test'"),
             (("http://example.test/",), "unsupported URL"),
             (("--count", "0", "localhost:1"), "invalid --count '0'"),
@@ -47,7 +49,17 @@ def network_errors(ctx):
         port = s.getsockname()[1]
     result = ctx.connect(f"127.0.0.1:{port}")
     check_status(result, 3, "connection refused")
-    check_in("cannot connect to 127.0.0.1", result.stderr, "refused")
+    check_in(f"cannot connect to 127.0.0.1:{port}: ", result.stderr,
+             "refused")
+
+    # An IPv6 address is written with brackets, as in the target.
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    result = ctx.connect(f"[::1]:{port}")
+    check_status(result, 3, "connection refused on ::1")
+    check_in(f"cannot connect to [::1]:{port}: ", result.stderr,
+             "refused on ::1")
 
     listener, accepted = silent_server()
     port = listener.getsockname()[1]

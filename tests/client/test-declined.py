@@ -2,16 +2,47 @@
 """The person declines ("send no certificate"): the handshake goes on
 without a certificate and the server decides. A server that requires one
 is reported as such, in TLS 1.2 (handshake failure) and 1.3 (on the first
-read), and nothing hangs."""
+read), and nothing hangs. When certpickd showed no dialog, certpick
+connect prints why no certificate went out."""
 
 import time
 
 from clienttest import check, check_equal, check_in, check_status, run
 
 
+def nobody_asked(ctx):
+    """An empty store, then a store of one expired identity: certpickd
+    sends no certificate without asking, and certpick connect names the
+    cause."""
+    server = ctx.s_server(version="1.3")
+    url = f"https://127.0.0.1:{server.port}/"
+    result = ctx.connect(url)
+    check_status(result, 5, "empty store")
+    check_in("certpickd's identity store is empty; add an identity with "
+             "'certpick import FILE'", result.stderr, "empty store")
+
+    ctx.import_identities("expired")
+    result = ctx.connect(url)
+    check_status(result, 5, "only an expired identity")
+    check_in("no identity in certpickd's store can be used now (1 in all); "
+             "'certpick match' gives the reasons", result.stderr,
+             "only an expired identity")
+    check_equal(ctx.picker.chooses(), [], "Choose calls without an "
+                "eligible identity")
+
+    # An identity that only this server's CA names exclude gets no hint:
+    # certpick connect cannot tell that case from a decline in the picker.
+    ctx.import_identities("other-issuer")
+    result = ctx.connect(url)
+    check_status(result, 5, "an identity of another issuer")
+    check("certpick match" not in result.stderr,
+          f"a hint that may be wrong: {result.stderr!r}")
+
+
 def test(ctx):
-    ctx.import_identities("p256")
     ctx.start_daemon({"default": {"choose": None}})
+    nobody_asked(ctx)
+    ctx.import_identities("p256")
 
     for version, alert in (("1.2", "alert 40"), ("1.3", "alert 116")):
         server = ctx.s_server(version=version)
@@ -26,6 +57,9 @@ def test(ctx):
         check("ReportRejected" not in ctx.daemon.log() and
               "rejected identity" not in ctx.daemon.log(),
               "a rejection was reported with no identity sent")
+        check("certpick forget" not in result.stderr,
+              f"TLS {version}: a hint to forget a decision that was not "
+              f"remembered: {result.stderr!r}")
 
     # nginx completes the handshake and replies with status 400.
     nginx = ctx.nginx()
@@ -54,6 +88,25 @@ def test(ctx):
     check_equal(len(ctx.picker.chooses()) - before, 1,
                 "Choose calls for two connections after a remembered "
                 "decline")
+
+    # When a remembered decline meets a server that requires a
+    # certificate, certpick connect prints how to be asked again.
+    server = ctx.s_server(version="1.3")
+    nginx = ctx.nginx()
+    for name, port, status in (("s_server", server.port, 5),
+                               ("nginx", nginx.port, 7)):
+        target = f"127.0.0.1:{port}"
+        result = ctx.connect(f"https://{target}/")
+        check_status(result, status, f"remembered decline, {name}")
+        check_in(f"run 'certpick forget {target}' to be asked again",
+                 result.stderr, f"remembered decline, {name}")
+        before = len(ctx.picker.chooses())
+        forgot = ctx.home.cli("forget", target).stdout
+        check_equal(forgot, "forgot 1 decision\n", f"forget, {name}")
+        check_status(ctx.connect(f"https://{target}/"), status,
+                     f"after forget, {name}")
+        check_equal(len(ctx.picker.chooses()) - before, 1,
+                    f"Choose calls after forget, {name}")
 
 
 run(test)

@@ -4,22 +4,9 @@
 only its own choice, through both entry points and every way of
 waiting."""
 
-from clienttest import check_equal, check_status, run
+from clienttest import check_equal, check_status, run, sent_and_seen
 
 CHOICES = ["Alice P-256", None, "Alice P-384"]
-
-
-def sent_and_seen(stdout):
-    """(label sent, subject seen by the server) per connection."""
-    results = []
-    for block in stdout.split("=== connection ")[1:]:
-        sent = block.split(": sent ", 1)[1].split("\n", 1)[0]
-        seen = "none"
-        if "no client certificate available" not in block:
-            seen = block.split("Subject: O=certpick test, CN=", 1)[1]
-            seen = seen.split("\n", 1)[0]
-        results.append((sent, seen))
-    return results
 
 
 def test(ctx):

@@ -5,7 +5,11 @@
  *
  *   tls-client [--entry cert_cb|client_cert_cb] [--mode event|blocking|poll]
  *              [--continue-without-agent] [--connections N] [--wait-between]
- *              [--tls1.2|--tls1.3] --ca-file PEM HOST PORT
+ *              [--tls1.2|--tls1.3] [--reuse-ssl] --ca-file PEM HOST PORT
+ *
+ * --reuse-ssl (blocking and poll modes) keeps one SSL for every connection
+ * and calls SSL_clear between them, as programs that recycle SSL objects
+ * do.
  *
  * --wait-between reads a line from stdin before each connection after the
  * first, so that a test can change things in between.
@@ -43,6 +47,8 @@ struct client {
 	int exit_code;
 	int index; /* of the connection in progress, from 1 */
 	struct event_base *base;
+	bool reuse_ssl;
+	SSL *ssl; /* kept between connections with reuse_ssl */
 };
 
 static int
@@ -246,8 +252,9 @@ run_direct(struct client *client, int fd, int index)
 	char buffer[16384];
 	int n;
 	/* A new SSL for every connection, so no earlier choice carries
-	 * over. */
-	SSL *ssl = SSL_new(client->ctx);
+	 * over, unless the test checks that SSL_clear drops it. */
+	SSL *ssl = client->ssl && SSL_clear(client->ssl) ? client->ssl
+							 : SSL_new(client->ctx);
 
 	if (client->mode == MODE_BLOCKING)
 		options.flags |= CERTPICK_BLOCKING;
@@ -285,7 +292,14 @@ run_direct(struct client *client, int fd, int index)
 
 out:
 	fflush(stdout);
-	SSL_free(ssl);
+	if (client->reuse_ssl && ssl && client->exit_code == 0) {
+		SSL_shutdown(ssl);
+		client->ssl = ssl;
+	} else {
+		if (ssl == client->ssl)
+			client->ssl = NULL;
+		SSL_free(ssl);
+	}
 	close(fd);
 }
 
@@ -311,6 +325,7 @@ main(int argc, char **argv)
 		{"tls1.2", no_argument, NULL, '2'},
 		{"tls1.3", no_argument, NULL, '3'},
 		{"ca-file", required_argument, NULL, 'a'},
+		{"reuse-ssl", no_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	struct client client = {0};
@@ -344,6 +359,9 @@ main(int argc, char **argv)
 			break;
 		case 'a':
 			ca_file = optarg;
+			break;
+		case 'r':
+			client.reuse_ssl = true;
 			break;
 		default:
 			return 2;
@@ -399,6 +417,7 @@ main(int argc, char **argv)
 			run_direct(&client, fd, i);
 	}
 
+	SSL_free(client.ssl);
 	SSL_CTX_free(client.ctx);
 	event_base_free(client.base);
 	return client.exit_code;

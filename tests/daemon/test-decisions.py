@@ -138,8 +138,20 @@ def test(home):
     check_equal(result.returncode, 2, "certpick forget with a URL")
     check("give HOST or HOST:PORT, not a URL" in result.stderr,
           f"certpick forget with a URL: {result.stderr}")
+    result = home.cli("forget", "::1:24434", check_status=False)
+    check_equal(result.returncode, 2, "certpick forget ::1:24434")
+    check("write an IPv6 address with a port as [ADDRESS]:PORT"
+          in result.stderr, f"certpick forget ::1:24434: {result.stderr}")
     out = home.cli("forget", "sess.test:443").stdout
     check_equal(out.strip(), "forgot 1 decision", "certpick forget")
+    # A server with no decision, such as a typing mistake, is named.
+    result = home.cli("forget", "sess.tset:443")
+    check_equal(result.stdout.strip(), "forgot 0 decisions",
+                "certpick forget of an unknown server")
+    check("no decision is remembered for 'sess.tset:443'" in result.stderr,
+          f"certpick forget of an unknown server: {result.stderr!r}")
+    check("certpick decisions" in result.stderr,
+          f"certpick forget of an unknown server: {result.stderr!r}")
     check_equal(watcher.receive(),
                 {"parameters": {"host": "sess.test", "port": 443},
                  "continues": True}, "announced forget")

@@ -397,6 +397,26 @@ request_rejects_what_idl_cannot(void **state)
 	}
 }
 
+static void
+request_rejects_timeout_over_max(void **state)
+{
+	static const json_int_t timeouts[] = {86401, INT64_MAX};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(timeouts); i++) {
+		json_t *parameters =
+			choose_json(json_pack("[o]", candidate_json("a", true)),
+				    "once", 443);
+		char bad[64] = "";
+
+		json_object_set_new(parameters, "timeout",
+				    json_integer(timeouts[i]));
+		assert_null(
+			picker_request_from_json(parameters, bad, sizeof(bad)));
+		assert_string_equal(bad, "timeout");
+		json_decref(parameters);
+	}
+}
+
 int
 main(void)
 {
@@ -416,6 +436,7 @@ main(void)
 		cmocka_unit_test(retry_and_countdown_texts),
 		cmocka_unit_test(request_puts_eligible_first),
 		cmocka_unit_test(request_rejects_what_idl_cannot),
+		cmocka_unit_test(request_rejects_timeout_over_max),
 	};
 
 	/* Dates show in local time; UTC keeps the expected days fixed. */

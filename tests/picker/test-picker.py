@@ -143,6 +143,40 @@ def case_second_identity(c):
     c.finish()
 
 
+def _click(node, button_event):
+    """Sends a pointer event, such as "b1c" (click) or "b1d" (double
+    click), to the centre of node."""
+    Atspi = pt.atspi()
+    box = node.get_extents(Atspi.CoordType.SCREEN)
+    Atspi.generate_mouse_event(box.x + box.width // 2,
+                               box.y + box.height // 2, button_event)
+    time.sleep(0.05)
+
+
+def case_mouse_select(c):
+    """A click on a row selects it and sends nothing, as in browsers'
+    dialogs. A double click sends it."""
+    candidates = c.candidates("p256", "rsa2048")
+    c.start()
+    frame = c.show(pt.choose_parameters(1, candidates))
+    second = pt.find(frame, role="list item", contains="Alice RSA-2048")
+    Atspi = pt.atspi()
+
+    _click(second, "b1c")
+    pt.wait_for(lambda: pt.has_state(second, Atspi.StateType.SELECTED),
+                "the clicked row to be selected")
+    check(c.picker.nothing_received(wait=1.0),
+          "a single click on a row sent the identity")
+    c.shot(frame, "clicked")
+
+    _click(second, "b1d")
+    reply = c.answer("Choose after a double click")
+    check(reply.get("id") == candidates[1]["id"],
+          f"expected the id of Alice RSA-2048, got {reply}")
+    c.close_dialog(1)
+    c.finish()
+
+
 def case_escape(c):
     """Escape sends no certificate; "always" is capped to the session."""
     candidates = c.candidates("p256", "p384")
@@ -696,6 +730,7 @@ def case_protocol(c):
 
 CASES = {
     "second-identity": case_second_identity,
+    "mouse-select": case_mouse_select,
     "escape": case_escape,
     "remember-always": case_remember_always,
     "excluded-reasons": case_excluded_reasons,

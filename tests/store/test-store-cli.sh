@@ -144,6 +144,9 @@ expect_status 1 wrong-password import --store "$tmp/store-x" \
 	"$pki/formats/modern.p12" --password-file "$pki/passwords/utf8"
 expect_in wrong-password.err "wrong password for $pki/formats/modern.p12"
 expect_status 2 usage import --store "$tmp/store-x"
+expect_in usage.err "the FILE to import is missing"
+expect_status 2 remove-usage remove --store "$tmp/store-x"
+expect_in remove-usage.err "the ID to remove is missing"
 if [ -n "$(ls -A "$tmp/store-x")" ]; then
 	fail "failed imports left files: $(ls -A "$tmp/store-x")"
 fi
@@ -178,6 +181,44 @@ fi
 expect_ok duplicate import --store "$tmp/store-bundle" \
 	"$pki/leaves/rsa2048/bundle.pem"
 expect_in duplicate.out "already in the store"
+if [ -s "$tmp/duplicate.err" ]; then
+	fail "duplicate import without --label warns: $(cat "$tmp/duplicate.err")"
+fi
+
+# A new --label on a duplicate is not applied, and the warning tells how
+# to apply it.
+expect_ok duplicate-label import --store "$tmp/store-bundle" \
+	"$pki/leaves/rsa2048/bundle.pem" --label "Intranet"
+expect_in duplicate-label.out "nothing changed"
+expect_in duplicate-label.err "the label stays \"Alice RSA-2048\", not \"Intranet\""
+expect_in duplicate-label.err "certpick remove"
+expect_ok list-duplicate-label identities --store "$tmp/store-bundle"
+if grep -q "Intranet" "$tmp/list-duplicate-label.out"; then
+	fail "the label of a duplicate import changed"
+fi
+
+# An empty store is named; a --store folder that does not exist is an
+# error for the commands that only read, and is not created.
+mkdir -m 700 "$tmp/store-empty"
+expect_ok list-empty identities --store "$tmp/store-empty"
+expect_in list-empty.out "No identities in the store $tmp/store-empty."
+for command in identities match "remove 0123456789abcdef"; do
+	name=missing-store-${command%% *}
+	# shellcheck disable=SC2086 # the command's words are meant to split
+	expect_status 1 "$name" $command --store "$tmp/store-typo"
+	expect_in "$name.err" "the store $tmp/store-typo does not exist"
+done
+if [ -e "$tmp/store-typo" ]; then
+	fail "a command that only reads created the store $tmp/store-typo"
+fi
+
+# Words that other tools use for these commands point to certpick's.
+expect_status 2 synonym-list list
+expect_in synonym-list.err "did you mean 'certpick identities'?"
+expect_status 2 synonym-rm rm
+expect_in synonym-rm.err "did you mean 'certpick remove'?"
+expect_status 2 unknown-command frobnicate
+expect_in unknown-command.err "unknown command 'frobnicate'"
 
 # The matcher over every leaf of the PKI.
 all=$tmp/store-all
@@ -186,6 +227,13 @@ for leaf in $(cut -f1 "$pki/manifest.tsv"); do
 		"$pki/leaves/$leaf/bundle.pem"
 done
 leaves=$(wc -l < "$pki/manifest.tsv")
+
+# An import that no request could accept gets a warning at once.
+expect_in import-all-expired.err "\"Alice Expired\" cannot be used for TLS client authentication now (expired)"
+expect_in import-all-server-eku.err "(no-client-auth-eku)"
+if [ -s "$tmp/import-all-p256.err" ]; then
+	fail "importing a usable identity warns: $(cat "$tmp/import-all-p256.err")"
+fi
 
 expect_ok match-any match --store "$all"
 expect_in match-any.out "none named, so every issuer is accepted"
@@ -225,6 +273,8 @@ json_check match-der "$tmp/match-der.out" "sorted(x['label'] for x in data
 json_check match-der-given "$tmp/match-der.out" \
 	"all(x['ca_names_given'] for x in data)"
 expect_ok match-der-cert match --store "$all" --ca-der "$tmp/root.der" --json
+expect_status 1 match-der-pem match --store "$all" --ca-der "$pki/ca/root.pem"
+expect_in match-der-pem.err "give a PEM file with --ca-file"
 json_check match-der-cert "$tmp/match-der-cert.out" "sorted(x['label'] for x
     in data if 'issuer-not-accepted' in x['reasons']) == ['Alice Elsewhere']"
 
@@ -233,6 +283,14 @@ expect_in match-sigalgs.err "unknown signature scheme 'nonsense'"
 json_check match-sigalgs "$tmp/match-sigalgs.out" "[x['label'] for x in data
     if x['eligible']] == ['Alice Ed25519']"
 expect_status 2 match-bad-port match --store "$all" --port 70000
+# TLS 1.2 allows PKCS #1 v1.5, which the version's other spelling, as in
+# Select's tls_version, must select too.
+expect_ok match-tls12 match --store "$all" --tls-version TLSv1.2 \
+	--sigalgs rsa_pkcs1_sha256 --json
+json_check match-tls12 "$tmp/match-tls12.out" "'Alice RSA-2048' in [x['label']
+    for x in data if x['eligible']]"
+expect_status 2 match-bad-version match --store "$all" --tls-version TLSv1.1
+expect_in match-bad-version.err "invalid TLS version 'TLSv1.1'"
 expect_in match-bad-port.err "invalid port '70000'"
 expect_status 1 match-missing-ca match --store "$all" \
 	--ca-file "$tmp/missing.pem"
