@@ -130,26 +130,152 @@ requester_json(struct client *client)
 			 cp_conn_executable(conn));
 }
 
-static json_t *
-candidates_json(struct cp_broker *broker, const struct server_request *server)
+/* Bytes of a Choose call outside its parameters object, and of the
+ * omitted_eligible and omitted_excluded members that are added to it after
+ * it is measured: 54 for the method member and the braces, at most 40 for
+ * each count. */
+#define CHOOSE_ENVELOPE_BYTES 160
+
+/* The identities that one Choose call lists, and the number left out. */
+struct choose_candidates {
+	json_t *list;
+	size_t omitted_eligible;
+	size_t omitted_excluded;
+};
+
+/* Returns the bytes of value in a message, as vl_message_encode writes
+ * it. */
+static size_t
+encoded_size(const json_t *value)
 {
+	return json_dumpb(value, NULL, 0, JSON_COMPACT);
+}
+
+static json_t *
+candidate_json(const struct cp_verdict *verdict)
+{
+	json_t *candidate =
+		cp_identity_to_json(verdict->identity, CP_JSON_CANDIDATE);
+
+	if (candidate && cp_verdict_add_json(verdict, candidate) < 0) {
+		json_decref(candidate);
+		return NULL;
+	}
+	return candidate;
+}
+
+/* Lists the verdicts as candidates in their order (eligible ones best
+ * first, then the excluded ones) until the next one would take the list
+ * past budget bytes, and counts the rest as omitted. So excluded identities
+ * are left out first, then the lowest-ranked eligible ones. The preselected
+ * identity is listed wherever it ranks, because its bytes are set aside
+ * first. An identity larger than the whole budget (its certificate can
+ * take up to CP_STORE_FILE_MAX) is left out without ending the list.
+ * NOTE: no test builds such an identity. Returns 0, or -1 when out of
+ * memory. */
+static int
+list_candidates(const struct cp_verdict *verdicts, ssize_t n,
+		const char *preselected, size_t budget,
+		struct choose_candidates *out)
+{
+	const struct cp_verdict *kept =
+		preselected ? broker_find_verdict(verdicts, n, preselected)
+			    : NULL;
+	json_t *kept_json = kept ? candidate_json(kept) : NULL;
+	size_t used = kept_json ? encoded_size(kept_json) + 1 : 0;
+	bool full = false;
+
+	out->list = json_array();
+	if (!out->list || (kept && !kept_json))
+		goto fail;
+	if (used > budget) {
+		json_decref(kept_json);
+		kept_json = NULL;
+		kept = NULL;
+		used = 0;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		json_t *candidate = NULL;
+		size_t size = 0;
+
+		if (&verdicts[i] == kept) {
+			candidate = kept_json;
+			kept_json = NULL;
+		} else if (!full) {
+			candidate = candidate_json(&verdicts[i]);
+			if (!candidate)
+				goto fail;
+			size = encoded_size(candidate) + 1;
+			if (used + size > budget) {
+				full = size <= budget;
+				json_decref(candidate);
+				candidate = NULL;
+			}
+		}
+		if (!candidate) {
+			if (verdicts[i].reasons == 0)
+				out->omitted_eligible++;
+			else
+				out->omitted_excluded++;
+			continue;
+		}
+		if (json_array_append_new(out->list, candidate) < 0)
+			goto fail;
+		used += size;
+	}
+	return 0;
+
+fail:
+	json_decref(kept_json);
+	json_decref(out->list);
+	out->list = NULL;
+	return -1;
+}
+
+/* Sets the candidates of a Choose call whose other parameters are final,
+ * keeping the whole call within CP_CHOOSE_CALL_MAX bytes. Returns 0, or -1
+ * when out of memory. */
+static int
+add_candidates(struct cp_broker *broker, struct dialog *dialog,
+	       json_t *parameters)
+{
+	const struct server_request *server =
+		&TAILQ_FIRST(&dialog->requests)->server;
+	size_t rest = encoded_size(parameters) + CHOOSE_ENVELOPE_BYTES;
+	size_t budget =
+		rest < CP_CHOOSE_CALL_MAX ? CP_CHOOSE_CALL_MAX - rest : 0;
+	struct choose_candidates candidates = {0};
 	struct cp_verdict *verdicts = NULL;
 	ssize_t n = broker_match(broker, server, &verdicts);
-	json_t *list = json_array();
+	int r = -1;
 
-	for (ssize_t i = 0; list && i < n; i++) {
-		json_t *candidate = cp_identity_to_json(verdicts[i].identity,
-							CP_JSON_CANDIDATE);
-
-		if (!candidate ||
-		    cp_verdict_add_json(&verdicts[i], candidate) ||
-		    json_array_append_new(list, candidate) < 0) {
-			json_decref(list);
-			list = NULL;
-		}
+	if (n < 0 || list_candidates(verdicts, n, dialog->preselected, budget,
+				     &candidates) < 0)
+		goto out;
+	if (json_object_set_new(parameters, "candidates", candidates.list) < 0)
+		goto out;
+	if (candidates.omitted_eligible + candidates.omitted_excluded == 0) {
+		r = 0;
+		goto out;
 	}
+	log_info("dialog %ld for %s:%d lists %zu of %zd identities and leaves "
+		 "out %zu eligible and %zu excluded ones, because a call to "
+		 "the picker is limited to %d KiB",
+		 dialog->number, server->host, server->port,
+		 json_array_size(candidates.list), n,
+		 candidates.omitted_eligible, candidates.omitted_excluded,
+		 CP_CHOOSE_CALL_MAX / 1024);
+	/* Only a call that leaves something out carries the counts, so that
+	 * a picker written before they existed still accepts the others. */
+	r = json_object_update_new(
+		parameters, json_pack("{s:I, s:I}", "omitted_eligible",
+				      (json_int_t)candidates.omitted_eligible,
+				      "omitted_excluded",
+				      (json_int_t)candidates.omitted_excluded));
+
+out:
 	free(verdicts);
-	return n < 0 ? (json_decref(list), NULL) : list;
+	return r;
 }
 
 static json_t *
@@ -170,20 +296,24 @@ choose_parameters(struct cp_broker *broker, struct dialog *dialog)
 			   first->names.organization, "common_name",
 			   first->names.common_name);
 	parameters = json_pack(
-		"{s:I, s:o, s:o, s:b, s:o, s:s?, s:I, s:s?, s:[sss]}", "dialog",
-		(json_int_t)dialog->number, "requester",
+		"{s:I, s:o, s:o, s:b, s:[], s:s?, s:I, s:s?, s:[sss]}",
+		"dialog", (json_int_t)dialog->number, "requester",
 		requester_json(first->client), "server", server,
 		"ca_names_given", first->server.n_ca_names > 0, "candidates",
-		candidates_json(broker, &first->server), "preselected",
-		dialog->preselected, "timeout", (json_int_t)(latest - now),
-		"parent_window", first->parent_window, "remember_scopes",
-		"once", "session", "always");
+		"preselected", dialog->preselected, "timeout",
+		(json_int_t)(latest - now), "parent_window",
+		first->parent_window, "remember_scopes", "once", "session",
+		"always");
 	if (parameters && dialog->retry_id &&
 	    json_object_set_new(parameters, "retry",
 				json_pack("{s:s, s:s, s:i}", "id",
 					  dialog->retry_id, "reason",
 					  "wrong-passphrase", "tries_left",
 					  dialog->retry_tries_left)) < 0) {
+		json_decref(parameters);
+		return NULL;
+	}
+	if (parameters && add_candidates(broker, dialog, parameters) < 0) {
 		json_decref(parameters);
 		return NULL;
 	}
@@ -573,7 +703,7 @@ broker_ask_person(struct client *client, struct cp_call *call,
 					      "certpickd is out of memory"));
 		return;
 	}
-	log_debug("pid %d: %s:%d waits for the person (%u requests queued)",
+	log_debug("pid %d: %s:%d waits for the person (requests queued: %u)",
 		  (int)cp_conn_pid(client->conn), request->server.host,
 		  request->server.port, broker->queued);
 	pump(broker);

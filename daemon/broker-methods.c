@@ -266,8 +266,8 @@ method_forget_decisions(struct cp_call *call, json_t *parameters, void *data)
 				count_forgotten, &counter, err,
 				sizeof(err)) < 0)
 		log_warning("%s", err);
-	log_info("pid %d forgot %d decisions", (int)cp_conn_pid(client->conn),
-		 counter.count);
+	log_info("pid %d forgot %d decision%s", (int)cp_conn_pid(client->conn),
+		 counter.count, counter.count == 1 ? "" : "s");
 	free(host);
 	cp_call_reply(call, json_pack("{s:i}", "forgotten", counter.count));
 }

@@ -2,6 +2,7 @@
  * dialog queue: remembered decisions, then the policy. */
 #include "broker-internal.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,40 @@ try_policy(struct client *client, struct cp_call *call,
 	return false;
 }
 
+/* Returns true for a parent window handle in one of the forms of
+ * xdg-desktop-portal: "x11:XID" with a hexadecimal XID, or "wayland:HANDLE"
+ * with an xdg-foreign handle, which is printable ASCII. The picker logs a
+ * handle it cannot use, so anything else is rejected here. */
+static bool
+valid_parent_window(const char *window)
+{
+	const char *p;
+
+	if (strlen(window) > CP_PARENT_WINDOW_MAX)
+		return false;
+	if (strncmp(window, "x11:", 4) == 0) {
+		p = window + 4;
+		if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+			p += 2;
+		if (!*p)
+			return false;
+		for (; *p; p++)
+			if (!isxdigit((unsigned char)*p))
+				return false;
+		return true;
+	}
+	if (strncmp(window, "wayland:", 8) == 0) {
+		p = window + 8;
+		if (!*p)
+			return false;
+		for (; *p; p++)
+			if (*p <= ' ' || *p > '~')
+				return false;
+		return true;
+	}
+	return false;
+}
+
 void
 method_select(struct cp_call *call, json_t *parameters, void *data)
 {
@@ -263,7 +298,7 @@ method_select(struct cp_call *call, json_t *parameters, void *data)
 		return;
 	}
 	bad = server_request_parse(&server, parameters, true);
-	if (!bad && window && strlen(window) > CP_PARENT_WINDOW_MAX)
+	if (!bad && window && !valid_parent_window(window))
 		bad = "parent_window";
 	if (!bad &&
 	    broker_read_server_certificate(

@@ -221,7 +221,10 @@ raise_descriptor_limit(void)
 
 /* Keeps stderr for logs only when it is a file or the journal. A daemon
  * that outlives the program that started it must not hold that program's
- * terminal or pipe open. */
+ * terminal or pipe open; it logs to the journal instead, when there is
+ * one. The certpick command starts certpickd with stderr on a pipe, which
+ * it reads only until certpickd listens, so the log of a certpickd it
+ * started never lands in the command's redirected output. */
 static bool
 stderr_worth_keeping(void)
 {
@@ -254,8 +257,10 @@ detach(void)
 	if (null_fd >= 0) {
 		dup2(null_fd, STDIN_FILENO);
 		dup2(null_fd, STDOUT_FILENO);
-		if (!stderr_worth_keeping())
+		if (!stderr_worth_keeping()) {
 			dup2(null_fd, STDERR_FILENO);
+			cp_log_to_journal_if_running();
+		}
 		if (null_fd > STDERR_FILENO)
 			close(null_fd);
 	}

@@ -49,6 +49,13 @@
  * that, so a picker that takes longer has hung and is stopped. */
 #define CP_PICKER_CLOSE_SECONDS 5
 
+/* Bytes of one Choose call to the picker, NUL included. Each identity
+ * takes about 0.9 KiB of the call, so a store of about 1,100 would pass
+ * VL_MESSAGE_MAX. certpickd then leaves out the excluded identities first,
+ * then the lowest-ranked eligible ones, and sends the picker how many. The
+ * remaining quarter of VL_MESSAGE_MAX is a margin for new members. */
+#define CP_CHOOSE_CALL_MAX (768 * 1024)
+
 /* Maximum length of a host name (253 characters in text form, from the
  * 255-octet limit of RFC 1035) and of a parent window handle in a
  * Select. */

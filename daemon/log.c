@@ -40,6 +40,17 @@ cp_log_init(const char *ident, bool verbose)
 	log_to_journal = stderr_is_journal();
 }
 
+/* The socket of systemd's journal, which sd_journal_send writes to. */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+bool
+cp_log_to_journal_if_running(void)
+{
+	if (access(JOURNAL_SOCKET, W_OK) == 0)
+		log_to_journal = true;
+	return log_to_journal;
+}
+
 bool
 cp_log_verbose(void)
 {

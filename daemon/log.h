@@ -11,6 +11,10 @@
  * call, messages go to stderr as "certpick: ...", debug ones dropped. */
 void cp_log_init(const char *ident, bool verbose);
 
+/* Sends later messages to the journal when the system runs one, for a
+ * daemon whose stderr leads nowhere. Returns true when they go there. */
+bool cp_log_to_journal_if_running(void);
+
 /* Returns true when debug messages are shown. */
 bool cp_log_verbose(void);
 

@@ -428,9 +428,14 @@ cp_policy_load(const char *path, bool required, struct cp_policy **out,
 		struct rule *rule = &policy->rules[policy->n];
 		const char *why = parse_rule(rule, entry);
 
-		if (why) {
+		if (why && rule->pattern)
+			log_warning("policy '%s': ignoring entry %zu, pattern "
+				    "'%.200s': %s",
+				    path, i, rule->pattern, why);
+		else if (why)
 			log_warning("policy '%s': ignoring entry %zu: %s", path,
 				    i, why);
+		if (why) {
 			rule_clear(rule);
 			continue;
 		}

@@ -544,7 +544,7 @@ resolve_call(struct cp_call *call, json_t *parameters,
 	char bad[256];
 	size_t len;
 
-	if (!dot || dot == call->method || !dot[1]) {
+	if (!dot || dot == call->method) {
 		cp_call_error(call, VL_ERROR_INTERFACE_NOT_FOUND,
 			      json_pack("{s:s}", "interface", call->method));
 		return NULL;
@@ -698,10 +698,14 @@ process_input(struct cp_conn *conn)
 		}
 		took_message = true;
 		if (handle_message(conn, msg) < 0) {
-			peer_warning(conn->server,
-				     "closing the connection of pid %d uid %u: "
-				     "the message is not a valid Varlink call",
-				     (int)conn->pid, (unsigned)conn->uid);
+			const char *problem = vl_call_problem(msg);
+
+			peer_warning(
+				conn->server,
+				"closing the connection of pid %d uid %u: "
+				"the message is not a valid Varlink call%s%s",
+				(int)conn->pid, (unsigned)conn->uid,
+				problem ? ": " : "", problem ? problem : "");
 			conn_close_soon(conn);
 		}
 		json_decref(msg);

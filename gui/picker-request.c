@@ -146,6 +146,19 @@ read_candidates(struct picker_request *request, const json_t *array, char *bad,
 	return true;
 }
 
+/* Reads an optional count of omitted identities, 0 when it is absent.
+ * Returns false for a negative count. */
+static bool
+read_omitted(const json_t *parameters, const char *key, int64_t *count,
+	     char *bad, size_t bad_size)
+{
+	*count = get_int(parameters, key);
+	if (*count >= 0)
+		return true;
+	g_snprintf(bad, bad_size, "%s", key);
+	return false;
+}
+
 static bool
 read_scopes(struct picker_request *request, const json_t *array, char *bad,
 	    size_t bad_size)
@@ -211,6 +224,11 @@ picker_request_from_json(const json_t *parameters, char *bad, size_t bad_size)
 			     bad, bad_size))
 		goto invalid;
 	picker_text_tell_apart(request->candidates, request->n_candidates);
+	if (!read_omitted(parameters, "omitted_eligible",
+			  &request->omitted_eligible, bad, bad_size) ||
+	    !read_omitted(parameters, "omitted_excluded",
+			  &request->omitted_excluded, bad, bad_size))
+		goto invalid;
 
 	request->preselected = dup_optional_string(parameters, "preselected");
 	request->timeout = get_int(parameters, "timeout");

@@ -65,6 +65,10 @@ struct picker_request {
 	struct picker_candidate **candidates; /* eligible ones first */
 	size_t n_candidates;
 	size_t n_eligible;
+	/* Identities that certpickd left out of candidates, because the call
+	 * could not hold them all. */
+	int64_t omitted_eligible;
+	int64_t omitted_excluded;
 	char *preselected; /* NULL: the first eligible one */
 	int64_t timeout;   /* seconds; 0 or less means none */
 	char *parent_window;
@@ -80,8 +84,8 @@ struct picker_request {
  * already accepted. Eligible candidates are moved in front of excluded
  * ones, keeping their order. Returns a new request, or NULL with the path
  * of the invalid member in bad[0..bad_size). The rules checked here are
- * those that the IDL cannot express: known scopes, a port in range and
- * unique candidate ids. */
+ * those that the IDL cannot express: known scopes, a port in range,
+ * unique candidate ids and omitted counts that are not negative. */
 struct picker_request *picker_request_from_json(const json_t *parameters,
 						char *bad, size_t bad_size);
 

@@ -354,12 +354,49 @@ picker_text_fingerprint(const char *fingerprint)
 }
 
 char *
-picker_text_excluded_title(size_t count)
+picker_text_count(uint64_t count)
 {
-	if (count == 1)
-		return g_strdup("1 certificate not accepted by this server");
-	return g_strdup_printf("%zu certificates not accepted by this server",
-			       count);
+	g_autofree char *digits = g_strdup_printf("%" G_GUINT64_FORMAT, count);
+	size_t n = strlen(digits);
+	GString *text = g_string_sized_new(n + n / 3);
+
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			g_string_append_c(text, ',');
+		g_string_append_c(text, digits[i]);
+	}
+	return g_string_free(text, FALSE);
+}
+
+char *
+picker_text_excluded_title(size_t listed, uint64_t omitted)
+{
+	uint64_t count = (uint64_t)listed + omitted;
+	g_autofree char *total = picker_text_count(count);
+	g_autofree char *left_out = picker_text_count(omitted);
+	const char *noun = count == 1 ? "certificate" : "certificates";
+
+	if (omitted == 0)
+		return g_strdup_printf("%s %s not accepted by this server",
+				       total, noun);
+	if (listed == 0)
+		return g_strdup_printf("%s %s not accepted by this server, "
+				       "none listed",
+				       total, noun);
+	return g_strdup_printf("%s %s not accepted by this server, %s not "
+			       "listed",
+			       total, noun, left_out);
+}
+
+char *
+picker_text_omitted_eligible(uint64_t count)
+{
+	g_autofree char *number = picker_text_count(count);
+	const char *noun = count == 1 ? "certificate is" : "certificates are";
+
+	return g_strdup_printf("%s more eligible %s not listed. Run “certpick "
+			       "match” to see all.",
+			       number, noun);
 }
 
 char *

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <glib.h>
 
@@ -61,8 +62,18 @@ char *picker_text_usage(const char *name);
 /* A SHA-256 fingerprint of 32 colon-joined pairs split into two lines. */
 char *picker_text_fingerprint(const char *fingerprint);
 
-/* "3 certificates not accepted by this server". */
-char *picker_text_excluded_title(size_t count);
+/* A count with a comma between groups of three digits, as in "1,200",
+ * because the dialog's words are English. */
+char *picker_text_count(uint64_t count);
+
+/* The title of the excluded identities: "3 certificates not accepted by
+ * this server" for the listed ones, and with omitted ones also ", 1,150 not
+ * listed", or ", none listed" when listed is 0. */
+char *picker_text_excluded_title(size_t listed, uint64_t omitted);
+
+/* "40 more eligible certificates are not listed. Run “certpick match” to
+ * see all." for eligible identities that certpickd left out. */
+char *picker_text_omitted_eligible(uint64_t count);
 
 /* The error line of a repeated Choose: the reason and the tries left
  * (tries_left < 0 when the source does not count them). */

@@ -180,7 +180,9 @@ fill_lists(struct picker_window *w, const struct picker_request *r,
 	GtkListBoxRow *first = NULL, *selected = NULL;
 	size_t n_excluded = r->n_candidates - r->n_eligible;
 	g_autofree char *excluded_title =
-		picker_text_excluded_title(n_excluded);
+		picker_text_excluded_title(n_excluded, r->omitted_excluded);
+	g_autofree char *omitted_eligible =
+		picker_text_omitted_eligible(r->omitted_eligible);
 
 	for (size_t i = 0; i < r->n_candidates; i++) {
 		const struct picker_candidate *c = r->candidates[i];
@@ -205,9 +207,14 @@ fill_lists(struct picker_window *w, const struct picker_request *r,
 
 	gtk_widget_set_visible(w->list_frame, r->n_eligible > 0);
 	gtk_widget_set_visible(w->empty, r->n_eligible == 0);
+	gtk_label_set_text(GTK_LABEL(w->omitted_note), omitted_eligible);
+	gtk_widget_set_visible(w->omitted_note, r->omitted_eligible > 0);
 	gtk_expander_set_label(GTK_EXPANDER(w->excluded_expander),
 			       excluded_title);
-	gtk_widget_set_visible(w->excluded_expander, n_excluded > 0);
+	gtk_widget_set_visible(w->excluded_frame, n_excluded > 0);
+	gtk_widget_set_visible(w->excluded_note, r->omitted_excluded > 0);
+	gtk_widget_set_visible(w->excluded_expander,
+			       n_excluded > 0 || r->omitted_excluded > 0);
 	if (!same_dialog)
 		gtk_expander_set_expanded(GTK_EXPANDER(w->excluded_expander),
 					  r->n_eligible == 0);
@@ -489,9 +496,13 @@ build_list(struct picker_window *w)
 	 * Enter sends. */
 	gtk_list_box_set_activate_on_single_click(GTK_LIST_BOX(w->list), FALSE);
 	gtk_container_add(GTK_CONTAINER(box), frame);
+	w->omitted_note = wrapping_label_new("dim-label");
+	add_class(w->omitted_note, "picker-caption");
+	gtk_container_add(GTK_CONTAINER(box), w->omitted_note);
 	gtk_container_add(GTK_CONTAINER(box), build_empty(w));
 	gtk_widget_show_all(box);
 	gtk_widget_set_no_show_all(frame, TRUE);
+	gtk_widget_set_no_show_all(w->omitted_note, TRUE);
 	return box;
 }
 
@@ -539,18 +550,33 @@ build_details(struct picker_window *w)
 	return w->details_expander;
 }
 
+/* The expander of the excluded identities. Its title counts them, and a
+ * note under the list points to the command that shows those that
+ * certpickd left out. */
 static GtkWidget *
 build_excluded(struct picker_window *w)
 {
+	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 6);
 	GtkWidget *frame = framed_list_new(
 		&w->excluded_list, "Certificates not accepted by this server",
 		LIST_MAX_HEIGHT);
 
 	gtk_list_box_set_selection_mode(GTK_LIST_BOX(w->excluded_list),
 					GTK_SELECTION_NONE);
-	gtk_widget_set_margin_top(frame, 6);
+	gtk_widget_set_margin_top(box, 6);
+	w->excluded_frame = frame;
+	gtk_container_add(GTK_CONTAINER(box), frame);
+	w->excluded_note = wrapping_label_new("dim-label");
+	add_class(w->excluded_note, "picker-caption");
+	gtk_label_set_text(GTK_LABEL(w->excluded_note),
+			   "Run “certpick match” to see every certificate "
+			   "and why it is not accepted.");
+	gtk_container_add(GTK_CONTAINER(box), w->excluded_note);
+	gtk_widget_show_all(box);
+	gtk_widget_set_no_show_all(frame, TRUE);
+	gtk_widget_set_no_show_all(w->excluded_note, TRUE);
 	w->excluded_expander = gtk_expander_new(NULL);
-	gtk_container_add(GTK_CONTAINER(w->excluded_expander), frame);
+	gtk_container_add(GTK_CONTAINER(w->excluded_expander), box);
 	sync_expander_child(GTK_EXPANDER(w->excluded_expander));
 	g_signal_connect(w->excluded_expander, "notify::expanded",
 			 G_CALLBACK(on_expanded_changed), NULL);

@@ -31,6 +31,7 @@ struct picker_window {
 	GtkWidget *list_frame;
 	GtkWidget *empty;
 	GtkWidget *empty_detail;
+	GtkWidget *omitted_note; /* eligible identities left out */
 
 	GtkWidget *passphrase_box;
 	GtkWidget *passphrase_entry;
@@ -39,7 +40,9 @@ struct picker_window {
 
 	GtkWidget *details_expander;
 	GtkWidget *excluded_expander;
+	GtkWidget *excluded_frame;
 	GtkWidget *excluded_list;
+	GtkWidget *excluded_note;
 
 	GtkWidget *remember_label;
 	GtkWidget *remember_combo;

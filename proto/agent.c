@@ -83,6 +83,51 @@ monotonic_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* The end of certpickd's stderr before it detached: its last bytes, which
+ * contain the reason when it fails to start. */
+struct start_output {
+	int fd;
+	char tail[512];
+	size_t len;
+};
+
+/* Reads what the pipe holds without blocking, keeping the last bytes. The
+ * pipe must be drained, or a certpickd that logs much at start-up would
+ * block before it listens. */
+static void
+drain_start_output(struct start_output *out)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(out->fd, chunk, sizeof(chunk))) > 0) {
+		size_t keep = sizeof(out->tail) - 1;
+		size_t take = (size_t)n > keep ? keep : (size_t)n;
+
+		if (out->len + take > keep) {
+			size_t drop = out->len + take - keep;
+
+			memmove(out->tail, out->tail + drop, out->len - drop);
+			out->len -= drop;
+		}
+		memcpy(out->tail + out->len, chunk + (size_t)n - take, take);
+		out->len += take;
+	}
+}
+
+/* Returns the last line certpickd wrote, without its newline, or "". */
+static const char *
+last_start_line(struct start_output *out)
+{
+	char *line;
+
+	while (out->len > 0 && out->tail[out->len - 1] == '\n')
+		out->len--;
+	out->tail[out->len] = '\0';
+	line = strrchr(out->tail, '\n');
+	return line ? line + 1 : out->tail;
+}
+
 /* Starts certpickd in the background on the given socket and waits until
  * the socket accepts connections. Returns a connected socket, or -1. */
 static int
@@ -90,44 +135,61 @@ start_agent(const char *path, char *err, size_t err_size)
 {
 	const char *program = getenv("CERTPICKD");
 	char *argv[] = {NULL, "--socket", (char *)path, NULL};
+	struct start_output output = {.fd = -1};
 	posix_spawn_file_actions_t actions;
+	int r, fd = -1, pipe_fds[2];
+	const char *reason;
 	long deadline;
 	pid_t pid;
-	int r, fd;
 
 	if (!program || !*program)
 		program = CERTPICKD_PATH;
 	argv[0] = (char *)program;
 
 	/* certpickd detaches itself (it forks unless --foreground), so the
-	 * child reaped below exits as soon as the daemon runs. */
+	 * child reaped below exits as soon as the daemon runs. It outlives
+	 * this program, so its stderr is a pipe read here, not this
+	 * program's stderr: a "2>FILE" of one command would collect its log
+	 * for as long as it runs. Once detached, certpickd drops the pipe
+	 * and logs to the journal when there is one. */
+	if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		snprintf(err, err_size, "cannot start certpickd: %s",
+			 strerror(errno));
+		return -1;
+	}
+	output.fd = pipe_fds[0];
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
 					 O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
 	r = posix_spawn(&pid, program, &actions, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
+	close(pipe_fds[1]);
 	if (r != 0) {
 		snprintf(err, err_size,
 			 "cannot start certpickd '%.200s': %s; set CERTPICKD "
 			 "to its path",
 			 program, strerror(r));
-		return -1;
+		goto out;
 	}
 
 	deadline = monotonic_ms() + CP_AGENT_START_TIMEOUT_MS;
 	do {
+		drain_start_output(&output);
 		fd = connect_path(path);
 		if (fd >= 0) {
 			waitpid(pid, NULL, WNOHANG);
-			return fd;
+			goto out;
 		}
 		if (waitpid(pid, &r, WNOHANG) == pid && r != 0) {
+			drain_start_output(&output);
+			reason = last_start_line(&output);
 			snprintf(err, err_size,
 				 "certpickd '%.200s' exited with status %d "
-				 "before it listened on '%.200s'",
+				 "before it listened on '%.200s'%s%.300s",
 				 program, WIFEXITED(r) ? WEXITSTATUS(r) : -1,
-				 path);
-			return -1;
+				 path, *reason ? ": " : "", reason);
+			goto out;
 		}
 		poll(NULL, 0, 20);
 	} while (monotonic_ms() < deadline);
@@ -135,7 +197,9 @@ start_agent(const char *path, char *err, size_t err_size)
 	snprintf(err, err_size,
 		 "certpickd did not listen on '%.200s' within %d ms", path,
 		 CP_AGENT_START_TIMEOUT_MS);
-	return -1;
+out:
+	close(output.fd);
+	return fd;
 }
 
 /* Returns fd when the server on it runs as this user, as certpickd does;

@@ -91,6 +91,10 @@ struct cp_ssl_state {
 	 * ReportRejected. */
 	char *sent_id;
 	char *sent_label;
+	/* certpickd's reason for presenting none: "declined" or
+	 * "none-eligible", or "" when it chose an identity or was not
+	 * asked. */
+	char none_reason[32];
 	bool asked;	   /* the server requested a certificate */
 	bool agent_failed; /* the request failed in certpickd or reaching it */
 	bool handshake_done; /* the first handshake finished */

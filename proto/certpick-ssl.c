@@ -131,6 +131,7 @@ reset_for_new_connection(SSL *ssl, struct cp_ssl_state *state)
 	state->sent_early = false;
 	state->alert_received = 0;
 	state->rejection_reported = false;
+	state->none_reason[0] = '\0';
 	state->status = CERTPICK_OK;
 	state->error[0] = '\0';
 }
@@ -636,6 +637,7 @@ cp_ssl_take_reply(struct cp_ssl_state *state, json_t *message)
 	struct vl_reply reply;
 
 	clear_choice(state);
+	state->none_reason[0] = '\0';
 	if (vl_message_to_reply(message, &reply) != VL_OK) {
 		cp_ssl_fail(state, CERTPICK_E_AGENT,
 			    "certpickd sent an invalid reply to Select");
@@ -650,6 +652,11 @@ cp_ssl_take_reply(struct cp_ssl_state *state, json_t *message)
 	}
 	if (reply.error &&
 	    strcmp(reply.error, CP_ERROR_PREFIX "NoCertificate") == 0) {
+		const char *reason = json_string_value(
+			json_object_get(reply.parameters, "reason"));
+
+		snprintf(state->none_reason, sizeof(state->none_reason), "%s",
+			 reason ? reason : "");
 		state->request = CP_REQUEST_ANSWERED;
 		return;
 	}
@@ -978,6 +985,21 @@ alert_description(int alert)
 	return SSL_alert_desc_string_long(alert);
 }
 
+/* Explains certpickd's reason for presenting no certificate, for the end
+ * of a rejection message. */
+static const char *
+none_explanation(const char *reason)
+{
+	if (strcmp(reason, "declined") == 0)
+		return "; the person chose to send none, now or in a remembered "
+		       "decision";
+	if (strcmp(reason, "none-eligible") == 0)
+		return "; no identity in certpickd's store fits this server's "
+		       "request ('certpick match' with the server's CA names "
+		       "gives the reasons)";
+	return "";
+}
+
 bool
 certpick_ssl_check_rejection(SSL *ssl)
 {
@@ -1012,8 +1034,9 @@ certpick_ssl_check_rejection(SSL *ssl)
 	     is_certificate_alert(alert))) {
 		cp_ssl_fail(state, CERTPICK_E_REJECTED,
 			    "server requires a client certificate, and none "
-			    "was sent (alert %d: %s)",
-			    alert, alert_description(alert));
+			    "was sent (alert %d: %s)%s",
+			    alert, alert_description(alert),
+			    none_explanation(state->none_reason));
 		return true;
 	}
 	return false;
@@ -1033,6 +1056,14 @@ certpick_ssl_status(const SSL *ssl)
 	struct cp_ssl_state *state = cp_ssl_state_get(ssl);
 
 	return state ? state->status : CERTPICK_OK;
+}
+
+const char *
+certpick_ssl_none_reason(const SSL *ssl)
+{
+	struct cp_ssl_state *state = cp_ssl_state_get(ssl);
+
+	return state && state->none_reason[0] ? state->none_reason : NULL;
 }
 
 const char *

@@ -169,6 +169,13 @@ int certpick_ssl_status(const SSL *ssl);
 const char *certpick_ssl_sent_label(const SSL *ssl);
 const char *certpick_ssl_sent_id(const SSL *ssl);
 
+/* certpickd's reason for presenting no certificate on ssl's connection:
+ * "declined" when the person chose to send none (now, or in a decision
+ * that certpickd remembers), "none-eligible" when no identity in the store
+ * fits the server's request, so nobody was asked. NULL when certpick sent
+ * an identity or was not asked. Owned by ssl. */
+const char *certpick_ssl_none_reason(const SSL *ssl);
+
 /* Receives the result of certpick_connect. On success, status is
  * CERTPICK_OK and bev is a bufferevent_openssl in the open state that owns
  * the SSL and the socket (freeing it closes both). On failure, bev is NULL,

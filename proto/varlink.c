@@ -219,6 +219,37 @@ vl_message_to_call(json_t *msg, struct vl_call *call)
 	return VL_OK;
 }
 
+const char *
+vl_call_problem(const json_t *msg)
+{
+	const json_t *method = json_object_get(msg, "method");
+	const json_t *parameters = json_object_get(msg, "parameters");
+	static const char *const flags[] = {"oneway", "more", "upgrade"};
+
+	if (!method)
+		return "\"method\" is missing";
+	if (!json_is_string(method) || json_string_length(method) == 0)
+		return "\"method\" is not a non-empty string";
+	if (parameters && !json_is_null(parameters) &&
+	    !json_is_object(parameters))
+		return "\"parameters\" is not an object";
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		const json_t *flag = json_object_get(msg, flags[i]);
+
+		if (flag && !json_is_boolean(flag) && !json_is_null(flag))
+			return "\"oneway\", \"more\" or \"upgrade\" is not "
+			       "a boolean";
+	}
+	if (json_is_true(json_object_get(msg, "upgrade")))
+		return "it asks for a connection upgrade, which certpick does "
+		       "not offer";
+	if (json_is_true(json_object_get(msg, "oneway")) &&
+	    json_is_true(json_object_get(msg, "more")))
+		return "it sets both \"oneway\" and \"more\", which exclude "
+		       "each other";
+	return NULL;
+}
+
 int
 vl_message_to_reply(json_t *msg, struct vl_reply *reply)
 {

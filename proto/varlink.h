@@ -70,6 +70,10 @@ int vl_message_decode(const char *data, size_t len, json_t **out);
 int vl_message_to_call(json_t *msg, struct vl_call *call);
 int vl_message_to_reply(json_t *msg, struct vl_reply *reply);
 
+/* Returns why vl_message_to_call rejects msg, for a log line, or NULL when
+ * it accepts it. */
+const char *vl_call_problem(const json_t *msg);
+
 /* Builds messages. Each steals the reference to parameters (which may be
  * NULL for an empty object) and returns NULL when out of memory. */
 json_t *vl_call_new(const char *method, json_t *parameters, unsigned flags);

@@ -121,8 +121,8 @@ def pending_rss(home, daemon, ca_names):
         clients.append(client)
     log = daemon.log()
     deadline = time.monotonic() + 60
-    while (daemon.log().count(f"({PENDING} requests queued)") <=
-           log.count(f"({PENDING} requests queued)") and
+    while (daemon.log().count(f"(requests queued: {PENDING})") <=
+           log.count(f"(requests queued: {PENDING})") and
            time.monotonic() < deadline):
         time.sleep(0.1)
     time.sleep(0.5)

@@ -2,8 +2,9 @@
 """The person declines ("send no certificate"): the handshake goes on
 without a certificate and the server decides. A server that requires one
 is reported as such, in TLS 1.2 (handshake failure) and 1.3 (on the first
-read), and nothing hangs. When certpickd showed no dialog, certpick
-connect prints why no certificate went out."""
+read), and nothing hangs. The message says whether the person declined or
+no identity fits, and when certpickd showed no dialog, certpick connect
+prints why no certificate went out."""
 
 import time
 
@@ -30,13 +31,15 @@ def nobody_asked(ctx):
     check_equal(ctx.picker.chooses(), [], "Choose calls without an "
                 "eligible identity")
 
-    # An identity that only this server's CA names exclude gets no hint:
-    # certpick connect cannot tell that case from a decline in the picker.
+    # An identity that only this server's CA names exclude: certpickd's
+    # reason tells it from a decline in the picker.
     ctx.import_identities("other-issuer")
     result = ctx.connect(url)
     check_status(result, 5, "an identity of another issuer")
-    check("certpick match" not in result.stderr,
-          f"a hint that may be wrong: {result.stderr!r}")
+    check_in("no identity in certpickd's store fits this server's request",
+             result.stderr, "an identity of another issuer")
+    check("the person chose" not in result.stderr,
+          f"a decline reported where nobody was asked: {result.stderr!r}")
 
 
 def test(ctx):
@@ -52,6 +55,8 @@ def test(ctx):
         check_status(result, 5, f"TLS {version}")
         check_in("server requires a client certificate, and none was "
                  f"sent ({alert}", result.stderr, f"TLS {version}")
+        check_in("the person chose to send none", result.stderr,
+                 f"TLS {version}")
         check(time.monotonic() - started < 10,
               f"TLS {version}: the refusal took 10 s or more")
         check("ReportRejected" not in ctx.daemon.log() and

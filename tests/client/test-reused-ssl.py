@@ -32,6 +32,13 @@ def test(ctx):
                 check_equal(len(ctx.picker.chooses()) - dialogs_before, 3,
                             f"{scenario}: dialogs shown")
                 check_equal(sent_and_seen(result.stdout), expected, scenario)
+                # certpickd's reason for none belongs to its connection.
+                reasons = [("none reason: declined" in block)
+                           for block in
+                           result.stdout.split("=== connection ")[1:]]
+                check_equal(reasons, [c is None for c in CHOICES],
+                            f"{scenario}: connections with a reason for "
+                            "none")
 
 
 run(test)

@@ -94,8 +94,11 @@ static void
 print_sent(SSL *ssl, int index)
 {
 	const char *label = certpick_ssl_sent_label(ssl);
+	const char *none_reason = certpick_ssl_none_reason(ssl);
 
 	printf("=== connection %d: sent %s\n", index, label ? label : "none");
+	if (none_reason)
+		printf("none reason: %s\n", none_reason);
 	fflush(stdout);
 }
 

@@ -25,7 +25,8 @@ An ACTION is an object with these optional members:
 
 The position in "actions" is kept in SCRIPT.state, so that a restarted
 picker carries on. Every message received is appended, as one JSON line
-with the picker's pid, to the file CERTPICK_TEST_PICKER_LOG.
+with the picker's pid and the message's size in bytes (its NUL included),
+to the file CERTPICK_TEST_PICKER_LOG.
 """
 
 import json
@@ -134,9 +135,9 @@ class Picker:
             self.pending = None
         self.send({"parameters": {}})
 
-    def handle(self, message):
+    def handle(self, message, size):
         log({"method": message.get("method"),
-             "parameters": message.get("parameters", {})})
+             "parameters": message.get("parameters", {}), "size": size})
         method = message.get("method", "")
         parameters = message.get("parameters", {})
         if method == IFACE + ".Choose":
@@ -171,7 +172,7 @@ class Picker:
             self.buffer += data
             while b"\0" in self.buffer:
                 frame, self.buffer = self.buffer.split(b"\0", 1)
-                self.handle(json.loads(frame))
+                self.handle(json.loads(frame), len(frame) + 1)
 
 
 def main():

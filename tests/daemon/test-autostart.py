@@ -2,8 +2,9 @@
 """Without systemd, the certpick command starts certpickd on demand
 (cp_agent_connect with autostart). certpickd detaches into its own session
 once its socket listens and records its pid in the lock file. It does not
-hold the caller's pipes open, and it serves the command that started it
-and later ones."""
+hold the caller's pipes open, does not log into the caller's stderr, and
+serves the command that started it and later ones. When it fails to
+start, the command shows why."""
 
 import os
 import signal
@@ -33,8 +34,12 @@ def daemon_pid(home):
     """The pid that certpickd wrote into the lock file next to its socket.
     (SO_PEERCRED would name the process that called listen, which is the
     parent that exited when certpickd detached.)"""
-    with open(home.socket + ".lock") as f:
-        pid = int(f.read())
+    def read_pid():
+        with open(home.socket + ".lock") as f:
+            return f.read().strip()
+
+    # The detached child writes it just after its parent has exited.
+    pid = int(wait_until(read_pid, 10, "the pid in the lock file"))
     started_pids.append(pid)
     return pid
 
@@ -75,7 +80,8 @@ def test(home):
     stop(pid)
     check(not os.path.exists(home.socket), "socket removed")
 
-    # A detached certpickd keeps logging to a file given as stderr.
+    # A certpickd that the command starts does not write its log into the
+    # command's stderr, which it would fill for as long as it runs.
     log_path = os.path.join(home.root, "autostart.log")
     with open(log_path, "w") as log:
         subprocess.run([os.environ["CERTPICK_CLI"], "decisions"], env=env,
@@ -89,9 +95,36 @@ def test(home):
     stop(pid)
     with open(log_path) as f:
         log = f.read()
+    check("certpickd" not in log,
+          f"certpickd's log is not in the command's stderr: {log!r}")
+
+    # A certpickd started by hand keeps logging to a file given as stderr.
+    with open(log_path, "w") as log:
+        subprocess.run([os.environ["CERTPICKD"], "--socket", home.socket],
+                       env=env, stdout=subprocess.DEVNULL, stderr=log,
+                       timeout=30, check=True)
+    pid = daemon_pid(home)
+    stop(pid)
+    with open(log_path) as f:
+        log = f.read()
     check(f"started (pid {pid})" in log, f"start logged: {log}")
     check("certpickd stopped" in log, f"stop logged: {log}")
 
+    # When certpickd fails before it listens, the command shows its reason.
+    failing = os.path.join(home.root, "failing-certpickd")
+    with open(failing, "w") as f:
+        f.write("#!/bin/sh\necho 'certpickd: info: starting' >&2\n"
+                "echo 'certpickd: error: the store is writable by others' "
+                ">&2\nexit 1\n")
+    os.chmod(failing, 0o755)
+    result = subprocess.run([os.environ["CERTPICK_CLI"], "decisions"],
+                            env=dict(env, CERTPICKD=failing),
+                            capture_output=True, text=True, timeout=30)
+    check_equal(result.returncode, 1, "status when certpickd fails")
+    check("exited with status 1 before it listened" in result.stderr and
+          "certpickd: error: the store is writable by others"
+          in result.stderr,
+          f"the command shows certpickd's last line: {result.stderr!r}")
 
 try:
     run(test)

@@ -32,8 +32,9 @@ def test(home):
     log = daemon.log()
     check("loaded 0 auto-select rules" in log,
           f"the patterns with empty labels are skipped:\n{log}")
-    for index in (0, 1):
-        check(f"ignoring entry {index}: the host has an empty label" in log,
+    for index, pattern in enumerate(("two.dots.test..", "[*.]a..b")):
+        check(f"ignoring entry {index}, pattern '{pattern}': the host has "
+              "an empty label" in log,
               f"policy entry {index} is named in a warning:\n{log}")
 
     client = Client(home.socket)

@@ -56,7 +56,7 @@ def test(home):
                                              "port": 443})
         waiting.append(c)
     picker.wait_for_choose("queue.test")
-    daemon.wait_for_log(f"({QUEUE_MAX} requests queued)", timeout=30)
+    daemon.wait_for_log(f"(requests queued: {QUEUE_MAX})", timeout=30)
     extra = Client(home.socket)
     reply = extra.call("Select", {"host": "queue.test", "port": 443})
     check_equal(reply.get("error"), LIMIT, "request over the queue limit")

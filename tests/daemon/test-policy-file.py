@@ -52,8 +52,9 @@ def test(home):
     os.unlink(os.path.join(home.root, "policy.json"))
     daemon = Daemon(home, policy=policy).start()
     log = daemon.log()
-    for index in (0, 1):
-        check(f"ignoring entry {index}: the host is missing" in log,
+    for index, pattern in enumerate(("[*.]", "https://[*.]:443")):
+        check(f"ignoring entry {index}, pattern '{pattern}': the host is "
+              "missing" in log,
               f"entry {index} is reported as a missing host: {log}")
     daemon.stop()
 

@@ -61,6 +61,9 @@ def test(home):
           "valid rules loaded")
     check_equal(log.count("ignoring entry"), len(INVALID),
                 "each invalid entry is reported")
+    check(f"ignoring entry {len(RULES) + 1}, pattern 'http://plain.test': "
+          "the scheme is not https" in log,
+          f"the warning names the pattern:\n{log}")
 
     cases = [
         ("corp.test", 443, ("policy", "Alice P-256")),

@@ -51,6 +51,15 @@ def test(home):
                 "unknown method")
     check_equal(reply["parameters"], {"method": AGENT + "Bogus"},
                 "MethodNotFound parameters")
+    # An empty method name, in an interface that exists.
+    reply = client.call(AGENT)
+    check_equal(error_of(reply), "org.varlink.service.MethodNotFound",
+                "empty method name")
+    check_equal(reply["parameters"], {"method": AGENT},
+                "MethodNotFound names the call")
+    reply = client.call("org.example.Other.")
+    check_equal(error_of(reply), "org.varlink.service.InterfaceNotFound",
+                "empty method name in an unknown interface")
     reply = client.call("org.example.Other.Method")
     check_equal(error_of(reply), "org.varlink.service.InterfaceNotFound",
                 "unknown interface")

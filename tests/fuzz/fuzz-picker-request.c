@@ -82,7 +82,10 @@ show(const struct picker_request *request)
 					request->retry_tries_left),
 		      false);
 	shown(picker_text_excluded_title(request->n_candidates -
-					 request->n_eligible),
+						 request->n_eligible,
+					 (uint64_t)request->omitted_excluded),
+	      false);
+	shown(picker_text_omitted_eligible((uint64_t)request->omitted_eligible),
 	      false);
 	shown(picker_text_countdown(request->timeout), false);
 	if (request->preselected)
@@ -112,7 +115,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		request = picker_request_from_json(call.parameters, bad,
 						   sizeof(bad));
 		if (request) {
-			if (request->n_eligible > request->n_candidates)
+			if (request->n_eligible > request->n_candidates ||
+			    request->omitted_eligible < 0 ||
+			    request->omitted_excluded < 0)
 				abort();
 			show(request);
 			picker_request_free(request);

@@ -34,10 +34,17 @@ check_call(json_t *msg)
 {
 	struct vl_call call;
 	struct vl_reply reply;
-	const char *dot;
+	const char *dot, *problem;
 	char bad[128];
 
-	if (vl_message_to_call(msg, &call) == VL_OK) {
+	/* The reason logged for a rejected call must match the verdict. */
+	problem = vl_call_problem(msg);
+	if (vl_message_to_call(msg, &call) != VL_OK) {
+		if (!problem)
+			abort();
+	} else {
+		if (problem)
+			abort();
 		dot = strrchr(call.method, '.');
 		if (dot && dot[1]) {
 			vl_interface_check(agent, VL_CHECK_INPUT, dot + 1,

@@ -301,11 +301,50 @@ retry_and_countdown_texts(void **state)
 	text = picker_text_countdown(125);
 	assert_string_equal(text, "2:05");
 	g_free(text);
-	text = picker_text_excluded_title(1);
+	text = picker_text_excluded_title(1, 0);
 	assert_string_equal(text, "1 certificate not accepted by this server");
 	g_free(text);
-	text = picker_text_excluded_title(3);
+	text = picker_text_excluded_title(3, 0);
 	assert_string_equal(text, "3 certificates not accepted by this server");
+	g_free(text);
+}
+
+static void
+omitted_texts(void **state)
+{
+	static const struct {
+		uint64_t count;
+		const char *text;
+	} counts[] = {
+		{0, "0"},
+		{999, "999"},
+		{1000, "1,000"},
+		{1234567, "1,234,567"},
+		{UINT64_MAX, "18,446,744,073,709,551,615"},
+	};
+	char *text;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(counts); i++) {
+		text = picker_text_count(counts[i].count);
+		assert_string_equal(text, counts[i].text);
+		g_free(text);
+	}
+
+	text = picker_text_excluded_title(50, 1150);
+	assert_string_equal(text, "1,200 certificates not accepted by this "
+				  "server, 1,150 not listed");
+	g_free(text);
+	text = picker_text_excluded_title(0, 1);
+	assert_string_equal(text, "1 certificate not accepted by this "
+				  "server, none listed");
+	g_free(text);
+	text = picker_text_omitted_eligible(40);
+	assert_string_equal(text, "40 more eligible certificates are not "
+				  "listed. Run “certpick match” to see all.");
+	g_free(text);
+	text = picker_text_omitted_eligible(1);
+	assert_string_equal(text, "1 more eligible certificate is not "
+				  "listed. Run “certpick match” to see all.");
 	g_free(text);
 }
 
@@ -417,6 +456,43 @@ request_rejects_timeout_over_max(void **state)
 	}
 }
 
+static void
+request_reads_omitted_counts(void **state)
+{
+	static const char *const keys[] = {"omitted_eligible",
+					   "omitted_excluded"};
+	json_t *parameters = choose_json(
+		json_pack("[o]", candidate_json("a", true)), "once", 443);
+	char bad[64] = "";
+	struct picker_request *request =
+		picker_request_from_json(parameters, bad, sizeof(bad));
+
+	assert_non_null(request);
+	assert_int_equal(request->omitted_eligible, 0);
+	assert_int_equal(request->omitted_excluded, 0);
+	picker_request_free(request);
+
+	json_object_set_new(parameters, "omitted_eligible", json_integer(40));
+	json_object_set_new(parameters, "omitted_excluded", json_integer(1150));
+	request = picker_request_from_json(parameters, bad, sizeof(bad));
+	assert_non_null(request);
+	assert_int_equal(request->omitted_eligible, 40);
+	assert_int_equal(request->omitted_excluded, 1150);
+	picker_request_free(request);
+	json_decref(parameters);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+		parameters =
+			choose_json(json_pack("[o]", candidate_json("a", true)),
+				    "once", 443);
+		json_object_set_new(parameters, keys[i], json_integer(-1));
+		assert_null(
+			picker_request_from_json(parameters, bad, sizeof(bad)));
+		assert_string_equal(bad, keys[i]);
+		json_decref(parameters);
+	}
+}
+
 int
 main(void)
 {
@@ -434,9 +510,11 @@ main(void)
 		cmocka_unit_test(usages_in_words),
 		cmocka_unit_test(fingerprint_in_two_lines),
 		cmocka_unit_test(retry_and_countdown_texts),
+		cmocka_unit_test(omitted_texts),
 		cmocka_unit_test(request_puts_eligible_first),
 		cmocka_unit_test(request_rejects_what_idl_cannot),
 		cmocka_unit_test(request_rejects_timeout_over_max),
+		cmocka_unit_test(request_reads_omitted_counts),
 	};
 
 	/* Dates show in local time; UTC keeps the expected days fixed. */

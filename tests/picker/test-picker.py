@@ -577,6 +577,73 @@ def case_expiring_soon(c):
     c.finish()
 
 
+OMITTED_ELIGIBLE_LINE = ("40 more eligible certificates are not listed. Run "
+                         "“certpick match” to see all.")
+OMITTED_EXCLUDED_NOTE = ("Run “certpick match” to see every certificate and "
+                         "why it is not accepted.")
+
+
+def showing_label(frame, name):
+    """Returns True when a label with this exact text is on screen."""
+    Atspi = pt.atspi()
+    return any(pt.role_name(node) == "label" and node.get_name() == name and
+               pt.has_state(node, Atspi.StateType.SHOWING)
+               for node in pt.walk(frame))
+
+
+def case_omitted_candidates(c):
+    """A Choose call that leaves identities out, as certpickd sends for a
+    large store, makes the dialog state how many in words: in the title of
+    the excluded identities and in a line under the list."""
+    candidates = c.candidates("p256", "rsa2048", "expired", "other-issuer")
+    parameters = pt.choose_parameters(19, candidates)
+    parameters["omitted_eligible"] = 40
+    parameters["omitted_excluded"] = 1148
+    c.start()
+    frame = c.show(parameters)
+    pt.find(frame, role="label", name=OMITTED_ELIGIBLE_LINE)
+    title = "1,150 certificates not accepted by this server, 1,148 not listed"
+    expander = pt.find(frame, role="toggle button", name=title)
+    eligible = pt.find(frame, role="list box",
+                       name="Certificates accepted by this server")
+    check(len(pt.find_all(eligible, "list item")) == 2,
+          "the list does not show the two eligible identities")
+    c.shot(frame, "collapsed")
+    check_control_names(frame)
+
+    Atspi = pt.atspi()
+    pt.do_action(expander, "activate")
+    pt.wait_for(lambda: pt.has_state(expander, Atspi.StateType.EXPANDED),
+                "the expander to expand")
+    pt.find(frame, role="label", name=OMITTED_EXCLUDED_NOTE)
+    pt.find(frame, role="list item", contains="Alice Expired", showing=False)
+    c.shot(frame, "expanded")
+    pt.press("Return")
+    reply = c.answer("Choose")
+    check(reply.get("id") == candidates[0]["id"],
+          f"expected the id of the first eligible identity: {reply}")
+    c.close_dialog(19)
+
+    # Every excluded identity left out, none listed: the title still
+    # counts them, and the line about eligible ones is gone.
+    parameters = pt.choose_parameters(20, candidates[:1])
+    parameters["omitted_excluded"] = 1200
+    frame = c.show(parameters)
+    title = "1,200 certificates not accepted by this server, none listed"
+    expander = pt.find(frame, role="toggle button", name=title)
+    check(not showing_label(frame, OMITTED_ELIGIBLE_LINE),
+          "the line about omitted eligible identities is still shown")
+    pt.do_action(expander, "activate")
+    pt.wait_for(lambda: pt.has_state(expander, Atspi.StateType.EXPANDED),
+                "the expander to expand")
+    pt.find(frame, role="label", name=OMITTED_EXCLUDED_NOTE)
+    c.shot(frame, "none-listed")
+    pt.press("Escape")
+    c.answer("Choose")
+    c.close_dialog(20)
+    c.finish()
+
+
 def case_countdown(c):
     """The countdown shows the time left. At zero the dialog disables its
     actions, and certpickd's Close withdraws it."""
@@ -745,6 +812,7 @@ CASES = {
     "parent-window": case_parent_window,
     "tab-order": case_tab_order,
     "expiring-soon": case_expiring_soon,
+    "omitted-candidates": case_omitted_candidates,
 }
 
 # Cases that need no X server.
