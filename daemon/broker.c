@@ -243,12 +243,15 @@ try_policy(struct client *client, struct cp_call *call,
 }
 
 /* Returns true for a parent window handle in one of the forms of
- * xdg-desktop-portal: "x11:XID" with a hexadecimal XID, or "wayland:HANDLE"
- * with an xdg-foreign handle, which is printable ASCII. The picker logs a
- * handle it cannot use, so anything else is rejected here. */
+ * xdg-desktop-portal. "x11:XID" takes a hexadecimal XID from 1 to
+ * 0xffffffff, because X11 resource ids have 32 bits and 0 is None.
+ * "wayland:HANDLE" takes an xdg-foreign handle, which is printable ASCII.
+ * The picker logs a handle it cannot use, so anything else is rejected
+ * here. */
 static bool
 valid_parent_window(const char *window)
 {
+	unsigned long long xid;
 	const char *p;
 
 	if (strlen(window) > CP_PARENT_WINDOW_MAX)
@@ -259,10 +262,12 @@ valid_parent_window(const char *window)
 			p += 2;
 		if (!*p)
 			return false;
-		for (; *p; p++)
-			if (!isxdigit((unsigned char)*p))
+		for (const char *digit = p; *digit; digit++)
+			if (!isxdigit((unsigned char)*digit))
 				return false;
-		return true;
+		/* A value past ULLONG_MAX comes back as ULLONG_MAX. */
+		xid = strtoull(p, NULL, 16);
+		return xid >= 1 && xid <= 0xffffffffULL;
 	}
 	if (strncmp(window, "wayland:", 8) == 0) {
 		p = window + 8;

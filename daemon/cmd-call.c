@@ -1,6 +1,7 @@
 /* certpick call: one Varlink call to certpickd from the shell, with the
  * reply printed as JSON. It lets a shell script ask which certificate to
  * present without speaking the NUL-framed protocol itself. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -39,16 +40,19 @@ call_usage(FILE *out)
 		"Exit status: 0 for a reply; 3 when certpickd answered with "
 		"an error,\nprinted on stdout as {\"error\": NAME, "
 		"\"parameters\": {...}}; 1 when\ncertpickd could not be "
-		"reached; 2 for a usage error.\n\n"
+		"reached or sent no reply within --timeout; 2 for a\nusage "
+		"error.\n\n"
+		"WatchDecisions, a subscription with many replies, cannot be "
+		"called this way.\n\n"
 		"Example:\n"
 		"  certpick call Select '{\"host\": \"intranet.example.com\", "
 		"\"port\": 443}'\n");
 }
 
-/* Reads all of standard input into a string from malloc, or returns NULL
- * after printing why. */
+/* Reads all of standard input into a string from malloc, with its length
+ * in *length, or returns NULL after printing why. */
 static char *
-read_stdin(void)
+read_stdin(size_t *length)
 {
 	size_t len = 0, size = 4096;
 	char *text = malloc(size);
@@ -82,11 +86,13 @@ read_stdin(void)
 		return NULL;
 	}
 	if (ferror(stdin)) {
-		log_error("cannot read PARAMETERS from standard input");
+		log_error("cannot read PARAMETERS from standard input: %s",
+			  strerror(errno));
 		free(text);
 		return NULL;
 	}
 	text[len] = '\0';
+	*length = len;
 	return text;
 }
 
@@ -97,16 +103,27 @@ parse_parameters(const char *argument)
 {
 	char *from_stdin = NULL;
 	const char *text = argument;
+	size_t len = strlen(argument);
+	const char *nul;
 	json_error_t error;
 	json_t *parameters;
 
 	if (strcmp(argument, "-") == 0) {
-		from_stdin = read_stdin();
+		from_stdin = read_stdin(&len);
 		if (!from_stdin)
 			return NULL;
 		text = from_stdin;
 	}
-	parameters = json_loads(text, JSON_REJECT_DUPLICATES, &error);
+	/* A NUL would end the text early and drop what follows it. */
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		log_error("PARAMETERS from standard input contain a NUL "
+			  "byte at offset %zu; give JSON text, which has none",
+			  (size_t)(nul - text));
+		free(from_stdin);
+		return NULL;
+	}
+	parameters = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
 	if (!parameters)
 		log_error("PARAMETERS %s%.60s%s is not JSON: %s at character "
 			  "%d; give an object such as '{\"host\": "
@@ -263,6 +280,13 @@ cmd_call(int argc, char **argv)
 	if (full_method_name(argv[optind], full, sizeof(full)) < 0) {
 		log_error("invalid METHOD '%.100s...': it is too long",
 			  argv[optind]);
+		return CP_EXIT_USAGE;
+	}
+	if (strcmp(full, AGENT_PREFIX "WatchDecisions") == 0) {
+		log_error("certpick call cannot call WatchDecisions: it is a "
+			  "subscription with one reply per forgotten decision, "
+			  "and certpick call reads one reply; a program calls "
+			  "it on its own connection with \"more\": true");
 		return CP_EXIT_USAGE;
 	}
 	if (optind + 1 < argc)

@@ -84,10 +84,11 @@ monotonic_ms(void)
 }
 
 /* The end of certpickd's stderr before it detached: its last bytes, which
- * contain the reason when it fails to start. */
+ * contain the reason when it fails to start. The tail is short enough to be
+ * quoted whole, so that no cut splits a character. */
 struct start_output {
 	int fd;
-	char tail[512];
+	char tail[301];
 	size_t len;
 };
 
@@ -115,17 +116,90 @@ drain_start_output(struct start_output *out)
 	}
 }
 
-/* Returns the last line certpickd wrote, without its newline, or "". */
+/* Returns the length of the valid UTF-8 sequence at s, or 0. A NUL ends
+ * the sequence like any other byte that does not continue it. */
+static size_t
+utf8_sequence_length(const unsigned char *s)
+{
+	unsigned char min = 0x80, max = 0xbf;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	/* The second byte's range excludes overlong forms, UTF-16
+	 * surrogates and code points past U+10FFFF. */
+	if (s[0] == 0xe0)
+		min = 0xa0;
+	else if (s[0] == 0xed)
+		max = 0x9f;
+	else if (s[0] == 0xf0)
+		min = 0x90;
+	else if (s[0] == 0xf4)
+		max = 0x8f;
+	if (s[1] < min || s[1] > max)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* Returns the last line certpickd wrote, without its newline, or "". The
+ * line ends up in a message on a terminal, so every control character
+ * (escape sequences included) and every byte that is not UTF-8 becomes
+ * '?', as do the bytes of a character cut at the start of the tail. */
 static const char *
 last_start_line(struct start_output *out)
 {
+	unsigned char *p;
 	char *line;
 
-	while (out->len > 0 && out->tail[out->len - 1] == '\n')
+	while (out->len > 0 && (out->tail[out->len - 1] == '\n' ||
+				out->tail[out->len - 1] == '\r'))
 		out->len--;
 	out->tail[out->len] = '\0';
 	line = strrchr(out->tail, '\n');
-	return line ? line + 1 : out->tail;
+	line = line ? line + 1 : out->tail;
+	for (p = (unsigned char *)line; *p;) {
+		size_t len = utf8_sequence_length(p);
+
+		if (len == 0 || *p < 0x20 || *p == 0x7f) {
+			*p++ = '?';
+			continue;
+		}
+		p += len;
+	}
+	return line;
+}
+
+/* Writes why certpickd stopped before it listened: its exit status or
+ * signal, and its last line. */
+static void
+describe_start_failure(const char *program, const char *path, int status,
+		       struct start_output *output, char *err, size_t err_size)
+{
+	const char *reason;
+	char how[64];
+
+	drain_start_output(output);
+	reason = last_start_line(output);
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by signal %d",
+			 WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exited with status %d",
+			 WEXITSTATUS(status));
+	snprintf(err, err_size,
+		 "certpickd '%.200s' %s before it listened on '%.200s'%s%s",
+		 program, how, path, *reason ? ": " : "", reason);
 }
 
 /* Starts certpickd in the background on the given socket and waits until
@@ -182,21 +256,19 @@ start_agent(const char *path, char *err, size_t err_size)
 			goto out;
 		}
 		if (waitpid(pid, &r, WNOHANG) == pid && r != 0) {
-			drain_start_output(&output);
-			reason = last_start_line(&output);
-			snprintf(err, err_size,
-				 "certpickd '%.200s' exited with status %d "
-				 "before it listened on '%.200s'%s%.300s",
-				 program, WIFEXITED(r) ? WEXITSTATUS(r) : -1,
-				 path, *reason ? ": " : "", reason);
+			describe_start_failure(program, path, r, &output, err,
+					       err_size);
 			goto out;
 		}
 		poll(NULL, 0, 20);
 	} while (monotonic_ms() < deadline);
 
+	drain_start_output(&output);
+	reason = last_start_line(&output);
 	snprintf(err, err_size,
-		 "certpickd did not listen on '%.200s' within %d ms", path,
-		 CP_AGENT_START_TIMEOUT_MS);
+		 "certpickd did not listen on '%.200s' within %d ms%s%s", path,
+		 CP_AGENT_START_TIMEOUT_MS, *reason ? "; its last line: " : "",
+		 reason);
 out:
 	close(output.fd);
 	return fd;

@@ -286,8 +286,12 @@ certpick_connect(struct event_base *base, SSL_CTX *ctx, evutil_socket_t fd,
 				      ? options->timeout_ms
 				      : CERTPICK_DEFAULT_TIMEOUT_MS;
 
-	/* A new SSL for every connection, so that nothing of an earlier
-	 * connection carries over, such as its session. */
+	/* A new SSL for every connection: a certificate chosen for one
+	 * connection stays installed on its SSL across SSL_clear, and the
+	 * next connection would present it again without asking. Programs
+	 * that reuse an SSL are covered by reset_for_new_connection in
+	 * certpick-ssl.c, but a new SSL also carries nothing else over, such
+	 * as a session. */
 	connect->ssl = SSL_new(ctx);
 	bio = BIO_new_socket(fd, BIO_NOCLOSE);
 	if (!connect->ssl || !bio || evutil_make_socket_nonblocking(fd) < 0 ||

@@ -6,7 +6,10 @@ not a JSON object are a usage error that shows the value."""
 
 import json
 import os
+import re
 import subprocess
+import sys
+import tempfile
 
 from daemontest import Daemon, Picker, check, check_equal, run
 
@@ -15,6 +18,47 @@ def call(home, *args, stdin=None):
     return subprocess.run([os.environ["CERTPICK_CLI"], "call", *args],
                           env=home.env(), input=stdin, capture_output=True,
                           text=True, timeout=30)
+
+
+def shell_example():
+    """The shell example of protocol.md, as a reader would paste it."""
+    path = os.path.join(os.environ["CERTPICK_SOURCE_ROOT"], "data", "doc",
+                        "protocol.md")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    match = re.search(r"```sh\n(json_member\(\) \{.*?)```", text, re.S)
+    check(match, "protocol.md has the shell example of certpick call")
+    return match.group(1)
+
+
+def run_example(home, script, **extra_env):
+    """Runs script with sh, with certpick and python3 first on PATH."""
+    with tempfile.TemporaryDirectory() as bin_dir:
+        os.symlink(os.environ["CERTPICK_CLI"],
+                   os.path.join(bin_dir, "certpick"))
+        os.symlink(sys.executable, os.path.join(bin_dir, "python3"))
+        env = home.env()
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env.update(extra_env)
+        return subprocess.run(["sh", "-c", script], env=env,
+                              capture_output=True, text=True, timeout=30)
+
+
+def test_shell_example(home, daemon):
+    """The example prints the label, the error's name, or the failure."""
+    script = shell_example()
+    result = run_example(home, script)
+    check_equal(result.stdout, "the person chose: Alice RSA-2048\n",
+                f"the example's output for a choice: {result.stderr!r}")
+    result = run_example(home, script.replace("intranet.example.com",
+                                              "declined.test"))
+    check_equal(result.stdout,
+                "no certificate: org.certpick.Agent.NoCertificate\n",
+                f"the example's output for a decline: {result.stderr!r}")
+    daemon.stop()
+    result = run_example(home, script, CERTPICKD="/nonexistent/certpickd")
+    check("failed with exit status 1" in result.stderr,
+          f"the example reports an unreachable certpickd: {result!r}")
 
 
 def test(home):
@@ -74,7 +118,13 @@ def test(home):
     check_equal(result.returncode, 2, "exit status without METHOD")
     check("METHOD to call is missing" in result.stderr,
           f"says what is missing: {result.stderr!r}")
-    daemon.stop()
+    for method in ("WatchDecisions", "org.certpick.Agent.WatchDecisions"):
+        result = call(home, method)
+        check_equal(result.returncode, 2, f"exit status for {method}")
+        check("cannot call WatchDecisions" in result.stderr,
+              f"says why {method} is refused: {result.stderr!r}")
+        check_equal(result.stdout, "", f"no reply printed for {method}")
+    test_shell_example(home, daemon)
 
 
 run(test)

@@ -7,12 +7,15 @@ would log it."""
 
 from daemontest import Client, Daemon, Picker, check_equal, error_of, run
 
-VALID = ["x11:0x3a00007", "x11:3A00007", "wayland:a1b2-c3d4_e5"]
+# An XID has 32 bits and 0 is None, as the picker's parse_xid expects.
+VALID = ["x11:0x3a00007", "x11:3A00007", "wayland:a1b2-c3d4_e5",
+         "x11:0xffffffff", "x11:" + "0" * 200 + "1"]
 INVALID = [
     "", "x11:", "x11:0x", "x11:12g4", "x11:0x12 ", "win32:1234",
     "wayland:", "wayland:handle with spaces",
     "wayland:\u202edlrow", "x11:0x1\nforged log line",
-    "x11:" + "1" * 300,
+    "x11:" + "1" * 300, "x11:0", "x11:0x00000000", "x11:100000000",
+    "x11:0x" + "f" * 40, "x11:0x0x1",
 ]
 
 
