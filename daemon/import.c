@@ -305,7 +305,8 @@ no_password_error(struct import *im, const char *file, int attempt)
 			     file);
 }
 
-/* Completes a message about a file that asks for too much work. */
+/* Appends advice to the message about a file whose key derivation needs
+ * too much work. */
 static void
 add_export_advice(struct import *im)
 {
@@ -356,7 +357,7 @@ check_bags_cost(struct import *im, const char *file,
 /* Checks, before PKCS12_parse derives any key, that the file's MAC and
  * encryption stay within CP_KDF_ITERATIONS_MAX, so that a crafted file
  * cannot stall the import. Encrypted parts are decrypted with password,
- * once their own cost is checked, to reach the key bags inside; a part
+ * once their own cost is checked, to reach the key bags inside. A part
  * that the password does not decrypt is left to PKCS12_parse, which fails
  * on it. Returns 0, or -1 with the message in im->err. */
 static int
@@ -409,8 +410,8 @@ check_pkcs12_cost(struct import *im, const char *file, const PKCS12 *p12,
 }
 
 /* Opens a PKCS #12 file with a password; NULL and "" try the empty one.
- * Returns 0, 1 when the password is wrong, -2 when the file asks for too
- * much work to open, -1 on another error. */
+ * Returns 0, 1 when the password is wrong, -2 when opening the file needs
+ * too much work, -1 on another error. */
 static int
 parse_pkcs12(struct import *im, const char *file, PKCS12 *p12,
 	     const char *password)
