@@ -282,9 +282,9 @@ method_watch_decisions(struct cp_call *call, json_t *parameters, void *data)
 		cp_call_error(call, VL_ERROR_EXPECTED_MORE, NULL);
 		return;
 	}
-	/* Replies go out in call order and a subscription never ends, so a
-	 * second one on the connection would never reply; its messages
-	 * would pile up in certpickd instead. */
+	/* Replies go out in call order and a subscription never ends. A
+	 * second one on the connection would never get its first reply, so
+	 * its messages would pile up in certpickd. */
 	LIST_FOREACH(watcher, &client->broker->watchers, link)
 	{
 		if (watcher->client != client)

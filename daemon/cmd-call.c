@@ -14,7 +14,7 @@
 #include "log.h"
 #include "varlink.h"
 
-/* Exit status when certpickd answered with an error, which is printed on
+/* Exit status when certpickd replied with an error, which is printed on
  * stdout so that a script can tell NoCertificate from TimedOut. */
 #define EXIT_ERROR_REPLY 3
 

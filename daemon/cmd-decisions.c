@@ -45,8 +45,8 @@ print_agent_error(const char *method, json_t *parameters,
 		return;
 	}
 	details = json_dumps(reply->parameters, JSON_COMPACT);
-	log_error("certpickd answered %s with the error %s %.300s", method,
-		  reply->error, details ? details : "");
+	log_error("certpickd returned the error %s for %s %.300s", reply->error,
+		  method, details ? details : "");
 	free(details);
 }
 

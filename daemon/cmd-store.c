@@ -68,7 +68,7 @@ import_usage(FILE *out)
 }
 
 /* Prints that file was in the store already. A --label that differs from
- * the stored one is not applied, so a warning tells how to change it. */
+ * the stored one is not applied, so a warning explains how to change it. */
 static void
 print_already_imported(const struct cp_store *store, const char *file,
 		       const char *id, const char *label)

@@ -45,7 +45,7 @@
 #define CP_PICKER_IDLE_SECONDS 300
 #define CP_PICKER_EXIT_SECONDS 5
 
-/* Seconds that the picker gets to answer Close. It needs no person for
+/* Seconds that the picker gets to reply to Close. It needs no person for
  * that, so a picker that takes longer has hung and is stopped. */
 #define CP_PICKER_CLOSE_SECONDS 5
 

@@ -21,9 +21,9 @@
  * treated as invalid rather than misread. */
 #define DECISIONS_FILE_VERSION 1
 
-/* The largest decisions file read. It holds about 80,000 decisions, far
- * more servers than a person answers for, and json_loadb needs several
- * times the file's size in memory. */
+/* The maximum size of a decisions file that is read. It fits about 80,000
+ * decisions, far more servers than a person decides for, and json_loadb
+ * needs several times the file's size in memory. */
 #define DECISIONS_FILE_MAX (16 * 1024 * 1024)
 
 struct cp_decisions {
@@ -190,8 +190,8 @@ load_entry(struct cp_decisions *decisions, json_t *entry, bool *normalized)
 	return NULL;
 }
 
-/* What loading found wrong with the entries of a file that is otherwise
- * valid. */
+/* The problems that loading found in the entries of a file that is
+ * otherwise valid. */
 struct load_report {
 	const char *path;
 	size_t *entry_of; /* the entry in the file of each decision */

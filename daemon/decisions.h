@@ -37,7 +37,7 @@ int cp_decisions_default_path(char *buffer, size_t size, char *err,
  * JSON, another version) is renamed to PATH.corrupt-TIMESTAMP with a
  * warning, and the decisions start empty. An invalid entry (a member
  * missing or out of range, an invalid host, a second entry for the same
- * host and port) is left out with a warning: the file is then copied to
+ * host and port) is left out with a warning. The file is then copied to
  * PATH.corrupt-TIMESTAMP and rewritten with the other entries, their hosts
  * normalized. Returns 0, or -1 with a message in err when the file exists
  * but cannot be read or moved aside. */

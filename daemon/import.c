@@ -273,9 +273,9 @@ keep_password(struct import *im, const char *file, const char *password,
 {
 	if (len == 0)
 		return 0;
-	/* The key stays encrypted under this password, and the picker sends
-	 * a passphrase as a JSON string, which holds UTF-8 text without NUL
-	 * bytes: under another password the key could never be unlocked. */
+	/* The key stays encrypted under this password. The picker sends a
+	 * passphrase as a JSON string, which contains UTF-8 text without NUL
+	 * bytes, so a key under another password could never be unlocked. */
 	if (memchr(password, '\0', len) || !vl_utf8_valid(password, len)) {
 		cp_set_error(im->err, im->err_size,
 			     "the password of %s is not UTF-8 text (or has a "

@@ -30,7 +30,7 @@ extern char **environ;
 struct cp_picker_call {
 	struct cp_picker *picker;
 	char *method; /* short name */
-	bool close;   /* a Close call, which the picker answers at once */
+	bool close;   /* a Close call, which the picker replies to at once */
 	cp_picker_done_fn done;
 	void *arg;
 	TAILQ_ENTRY(cp_picker_call) link;
@@ -218,9 +218,9 @@ close_answered(struct cp_picker *picker)
 		event_del(picker->close_timer);
 }
 
-/* A picker that leaves Close unanswered has hung, since it needs no
- * person to answer it. Every later dialog would wait for it and time
- * out, so it is stopped, and the next request starts a new one. */
+/* Stops a picker that left Close without a reply. It needs no person for
+ * that reply, so it has hung, and every later dialog would time out
+ * waiting for it. The next request starts a new picker. */
 static void
 close_timer_cb(evutil_socket_t fd, short what, void *arg)
 {

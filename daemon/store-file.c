@@ -275,11 +275,11 @@ add_certificate(struct cp_identity *identity, const unsigned char *der,
 	return 0;
 }
 
-/* Checks that unlocking the key would take certpickd seconds at most:
- * import writes CP_STORE_PBKDF2_ITERATIONS, but a file made by hand can
- * ask for any count, and certpickd serves no one while it derives. A key
- * that asks for more is left out with a warning, so that the matcher
- * reports it as unavailable. */
+/* Checks that unlocking the key would take certpickd seconds at most.
+ * Import writes CP_STORE_PBKDF2_ITERATIONS, but a file made by hand can
+ * set any count, and certpickd serves no one while it derives. A key that
+ * requires more is left out with a warning, so that the matcher reports it
+ * as unavailable. */
 static bool
 key_cost_acceptable(struct cp_identity *identity)
 {

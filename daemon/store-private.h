@@ -20,8 +20,8 @@
  * stray file can take. */
 #define CP_STORE_FILE_MAX (1024 * 1024)
 
-/* The most certificates above the leaf that import keeps and that chain
- * completion builds. Real chains have one to three intermediates, and the
+/* The maximum number of certificates above the leaf that import keeps and that
+ * chain completion builds. Real chains have one to three intermediates, and the
  * bound stops loops among cross-signed CAs and crafted chains of
  * thousands. */
 #define CP_CHAIN_MAX 10
@@ -112,15 +112,15 @@ struct cp_store {
 	bool mtime_ambiguous; /* a change within the same tick may hide */
 };
 
-/* The most iterations of PBKDF2 or of the PKCS #12 key derivation that
- * certpick runs for one key or MAC. 10,000,000 took 2.3 s of one AMD EPYC
+/* The maximum number of iterations of PBKDF2 or of the PKCS #12 key derivation
+ * that certpick runs for one key or MAC. 10,000,000 took 2.3 s of one AMD EPYC
  * core with HMAC-SHA256 and 4.3 s with HMAC-SHA1 (OpenSSL 3.0.22), while
- * exports use a few thousand and the store 600,000. A file that asks for
- * more is rejected before any work: certpickd would stall for every
- * client, and a crafted import could run for hours. */
+ * exports use a few thousand and the store 600,000. A file that requires
+ * more is rejected before any work, because certpickd would stall for
+ * every client and a crafted import could run for hours. */
 #define CP_KDF_ITERATIONS_MAX 10000000
 
-/* The most scrypt work, N * r * p, that certpick runs: 2^22, which took
+/* The maximum scrypt work, N * r * p, that certpick runs: 2^22, which took
  * 1.2 s (N = 16384, r = 8, p = 32) where "openssl pkcs8 -scrypt" writes
  * 2^17. */
 #define CP_SCRYPT_WORK_MAX (1 << 22)

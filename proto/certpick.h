@@ -172,7 +172,7 @@ const char *certpick_ssl_sent_id(const SSL *ssl);
 /* certpickd's reason for presenting no certificate on ssl's connection:
  * "declined" when the person chose to send none (now, or in a decision
  * that certpickd remembers), "none-eligible" when no identity in the store
- * fits the server's request, so nobody was asked. NULL when certpick sent
+ * fits the server's request, so no dialog was shown. NULL when certpick sent
  * an identity or was not asked. Owned by ssl. */
 const char *certpick_ssl_none_reason(const SSL *ssl);
 

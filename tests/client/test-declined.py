@@ -2,7 +2,7 @@
 """The person declines ("send no certificate"): the handshake goes on
 without a certificate and the server decides. A server that requires one
 is reported as such, in TLS 1.2 (handshake failure) and 1.3 (on the first
-read), and nothing hangs. The message says whether the person declined or
+read), and nothing hangs. The message states whether the person declined or
 no identity fits, and when certpickd showed no dialog, certpick connect
 prints why no certificate went out."""
 
@@ -32,14 +32,14 @@ def nobody_asked(ctx):
                 "eligible identity")
 
     # An identity that only this server's CA names exclude: certpickd's
-    # reason tells it from a decline in the picker.
+    # reason distinguishes it from a decline in the picker.
     ctx.import_identities("other-issuer")
     result = ctx.connect(url)
     check_status(result, 5, "an identity of another issuer")
     check_in("no identity in certpickd's store fits this server's request",
              result.stderr, "an identity of another issuer")
     check("the person chose" not in result.stderr,
-          f"a decline reported where nobody was asked: {result.stderr!r}")
+          f"a decline reported where no dialog was shown: {result.stderr!r}")
 
 
 def test(ctx):

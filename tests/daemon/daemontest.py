@@ -386,8 +386,8 @@ class Client:
 
 
 class FakeAgent:
-    """A server on the agent's socket that only pretends to be certpickd:
-    it answers every call, on any number of connections, with
+    """A server on the agent's socket that only pretends to be certpickd.
+    It replies to every call, on any number of connections, with
     respond(call), a reply as a dict. The calls are kept in calls."""
 
     def __init__(self, path, respond):

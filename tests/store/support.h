@@ -72,9 +72,9 @@ int write_identity_file(const char *dir, const char *label, X509 *leaf,
  * or -1. */
 int identity_file_path(const char *dir, X509 *leaf, char *path, size_t size);
 
-/* Makes an encrypted PKCS #8 key whose PBES2 asks for iterations of
- * PBKDF2, without deriving a key: the ciphertext is random, so it holds
- * no key at all. Returns NULL when out of memory. */
+/* Makes an encrypted PKCS #8 key whose PBES2 sets iterations of PBKDF2,
+ * without deriving a key. The ciphertext is random, so it contains no key
+ * at all. Returns NULL when out of memory. */
 X509_SIG *make_costly_encrypted_key(int iterations);
 
 /* Returns the identity whose label is label, or NULL. */

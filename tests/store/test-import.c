@@ -755,8 +755,8 @@ import_refused(struct fixture *f, const char *path, const char *named, int asks)
 	assert_int_equal(count_entries(f->dir), 0);
 }
 
-/* Files whose key derivation asks for more than CP_KDF_ITERATIONS_MAX are
- * refused before any key is derived: an encrypted PEM key, the MAC of a
+/* Files whose key derivation requires more than CP_KDF_ITERATIONS_MAX are
+ * rejected before any key is derived: an encrypted PEM key, the MAC of a
  * PKCS #12 file, its encrypted part, and a key bag in it. */
 static void
 test_costly_key_derivation(void **state)

@@ -185,8 +185,8 @@ if [ -s "$tmp/duplicate.err" ]; then
 	fail "duplicate import without --label warns: $(cat "$tmp/duplicate.err")"
 fi
 
-# A new --label on a duplicate is not applied, and the warning tells how
-# to apply it.
+# A new --label on a duplicate is not applied, and the warning explains
+# how to apply it.
 expect_ok duplicate-label import --store "$tmp/store-bundle" \
 	"$pki/leaves/rsa2048/bundle.pem" --label "Intranet"
 expect_in duplicate-label.out "nothing changed"

@@ -301,7 +301,7 @@ test_skips_bad_files(void **state)
 	cp_store_free(store);
 }
 
-/* A FIFO named like an identity file is skipped at once; opening it for
+/* A FIFO named like an identity file is skipped at once. Opening it for
  * reading used to wait for a writer, which hung certpickd and every
  * certpick command on the store. */
 static void
@@ -348,7 +348,7 @@ test_skips_long_label(void **state)
 	EVP_PKEY_free(key);
 }
 
-/* A key at rest whose PBES2 asks for more than CP_KDF_ITERATIONS_MAX is
+/* A key at rest whose PBES2 requires more than CP_KDF_ITERATIONS_MAX is
  * left out with a warning, so that certpickd never runs the derivation:
  * 2,000,000,000 iterations would stall it for minutes. The certificate
  * still loads, with its key unavailable. */
